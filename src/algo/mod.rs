@@ -1,0 +1,3 @@
+//! Per-algorithm pieces shared by every backend.
+
+pub mod sha256d;

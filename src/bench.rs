@@ -1,0 +1,194 @@
+//! `hashrig bench`: hash rate of each CPU kernel on a synthetic job, side by side with the
+//! baseline "sha2 crate, plain Sha256(Sha256(header)), one thread" measured in the same run.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::algo::sha256d::reference_digest;
+use crate::backend::cpu::{cpu_name, CpuBackend, CpuError, Kernel};
+use crate::chain::{Header, Target};
+use crate::job::{Generation, Job, NonceRange, NONCE_SPACE};
+use crate::verify::Verifier;
+
+/// The synthetic job's header: mainnet block 125552 (any real header would do). Its nonce is
+/// overwritten by the search; the time field is bumped whenever the nonce space runs out.
+const BENCH_HEADER: &str = "0100000081cd02ab7e569e8bcd9317e2fe99f2de44d49ab2b8851ba4a308000000000000e320b6c2fffc8d750423db8b1eb942ae710e951ed797f7affc8892b0f1fc122bc7f5d74df2b9441a42a14695";
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// The kernel for the all-threads row (and the only one at one thread); `None`: every
+    /// supported kernel at one thread and the best one at all threads.
+    pub kernel: Option<Kernel>,
+    /// Threads for the all-threads row.
+    pub threads: usize,
+    /// Measuring time per row.
+    pub seconds: f64,
+}
+
+/// One measured row.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchResult {
+    pub backend: String,
+    pub device: String,
+    pub kernel: String,
+    pub threads: usize,
+    pub hashes: u64,
+    pub seconds: f64,
+    /// Hashes per second.
+    pub hashrate: f64,
+    pub hw_errors: u64,
+    /// `hashrate / baseline.hashrate`.
+    pub ratio: f64,
+}
+
+/// The reference every row is compared to.
+#[derive(Clone, Debug, Serialize)]
+pub struct Baseline {
+    pub name: String,
+    pub threads: usize,
+    pub hashes: u64,
+    pub seconds: f64,
+    pub hashrate: f64,
+}
+
+/// The whole benchmark, as printed with `--json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub algo: String,
+    pub baseline: Baseline,
+    pub results: Vec<BenchResult>,
+}
+
+/// The synthetic job for generation `generation`; `round` varies the header's time so that
+/// every round has a fresh nonce space.
+pub fn synthetic_job(round: u32, generation: u64) -> Job {
+    let mut header = Header::from_hex(BENCH_HEADER).expect("embedded header is valid");
+    header.set_time(header.time().wrapping_add(round));
+    // Difficulty 1: about one share per 2^32 hashes, so verification runs but rarely.
+    Job::new(
+        format!("bench-{round}"),
+        header,
+        Target::MAX,
+        NonceRange::FULL,
+        generation,
+    )
+}
+
+/// Measures the sha2 baseline on this thread for `seconds`.
+pub fn measure_baseline(seconds: f64) -> Baseline {
+    let mut header = synthetic_job(0, 0).header;
+    let budget = Duration::from_secs_f64(seconds);
+    let start = Instant::now();
+    let mut nonce = 0u32;
+    loop {
+        for _ in 0..4096 {
+            header.set_nonce(nonce);
+            black_box(reference_digest(black_box(header.as_bytes())));
+            nonce = nonce.wrapping_add(1);
+        }
+        if start.elapsed() >= budget {
+            break;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let hashes = u64::from(nonce);
+    Baseline {
+        name: "sha2 crate: plain Sha256(Sha256(header))".to_string(),
+        threads: 1,
+        hashes,
+        seconds: elapsed,
+        hashrate: hashes as f64 / elapsed,
+    }
+}
+
+/// Measures `kernel` on `threads` threads for `seconds`; `progress` gets the running rate.
+pub fn measure_cpu(
+    kernel: Kernel,
+    threads: usize,
+    seconds: f64,
+    progress: &mut dyn FnMut(f64),
+) -> Result<BenchResult, CpuError> {
+    let backend = CpuBackend::new(kernel, threads)?;
+    let generation = Generation::new();
+    let verifier = Verifier::new();
+    let budget = Duration::from_secs_f64(seconds);
+    let mut round = 0;
+    let mut job = synthetic_job(round, generation.current());
+    let mut next = 0u64;
+    let mut hashes = 0u64;
+    let mut hw_errors = 0u64;
+    // Batches of about 50 ms once the rate is known.
+    let mut batch = (1u64 << 16) * threads as u64;
+    let start = Instant::now();
+    while start.elapsed() < budget {
+        let range = NonceRange::from_start(next as u32, batch);
+        let t = Instant::now();
+        let report = backend.scan(&job, range, &generation);
+        let took = t.elapsed().as_secs_f64();
+        hashes += report.hashes;
+        hw_errors += report.hw_errors;
+        for candidate in report.candidates {
+            // Errors are counted (and logged) by the verifier.
+            let _ = verifier.verify(&job.header, &job.target, candidate);
+        }
+        next = range.end();
+        if next >= NONCE_SPACE {
+            round += 1;
+            job = synthetic_job(round, generation.current());
+            next = 0;
+        }
+        let rate = report.hashes as f64 / took.max(1e-9);
+        batch = ((rate * 0.05) as u64).clamp(1 << 12, 1 << 30);
+        progress(hashes as f64 / start.elapsed().as_secs_f64());
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Ok(BenchResult {
+        backend: "cpu".to_string(),
+        device: cpu_name(),
+        kernel: kernel.name().to_string(),
+        threads,
+        hashes,
+        seconds: elapsed,
+        hashrate: hashes as f64 / elapsed,
+        hw_errors: hw_errors + verifier.hw_errors(),
+        ratio: 0.0,
+    })
+}
+
+/// Runs the benchmark: baseline, the chosen kernels at one thread, then the chosen kernel at
+/// `config.threads`. `progress(row, rows, label, rate)` is called while it runs.
+pub fn run(
+    config: &BenchConfig,
+    progress: &mut dyn FnMut(usize, usize, &str, f64),
+) -> Result<BenchReport, CpuError> {
+    let single: Vec<Kernel> = match config.kernel {
+        Some(k) => vec![k],
+        None => Kernel::supported(),
+    };
+    let chosen = config.kernel.unwrap_or_else(Kernel::best);
+    let rows = 1 + single.len() + 1;
+
+    progress(1, rows, "sha2 baseline x1", 0.0);
+    let baseline = measure_baseline(config.seconds);
+    progress(1, rows, "sha2 baseline x1", baseline.hashrate);
+
+    let mut plan: Vec<(Kernel, usize)> = single.iter().map(|&k| (k, 1)).collect();
+    plan.push((chosen, config.threads));
+    let mut results = Vec::with_capacity(plan.len());
+    for (i, (kernel, threads)) in plan.into_iter().enumerate() {
+        let label = format!("cpu {} x{threads}", kernel.name());
+        let mut result = measure_cpu(kernel, threads, config.seconds, &mut |rate| {
+            progress(i + 2, rows, &label, rate)
+        })?;
+        result.ratio = result.hashrate / baseline.hashrate;
+        results.push(result);
+    }
+    Ok(BenchReport {
+        algo: "sha256d".to_string(),
+        baseline,
+        results,
+    })
+}

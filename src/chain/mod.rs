@@ -1,0 +1,8 @@
+//! Consensus pieces: the 80-byte block header and proof-of-work targets, on the `bitcoin`
+//! crate's types.
+
+pub mod header;
+pub mod target;
+
+pub use header::{Header, HeaderError};
+pub use target::{hash_meets, target_top_word, CompactTarget, Target};

@@ -1,0 +1,124 @@
+//! The `hashrig` binary: parse flags, check them, run, print the error chain on failure.
+
+mod cli;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use cli::{BenchArgs, Cli, Command};
+use hashrig::backend::cpu::{cpu_name, Kernel, KernelKind};
+use hashrig::bench::{self, BenchConfig, BenchReport};
+use hashrig::stats::format_hashrate;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Bench(args) => bench_command(args),
+    }
+}
+
+/// Checks the bench flags into a [`BenchConfig`].
+fn bench_config(args: &BenchArgs) -> Result<BenchConfig> {
+    if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
+        bail!("--seconds must be between 0 and 3600, got {}", args.seconds);
+    }
+    let kernel = match &args.kernel {
+        None => None,
+        Some(name) => {
+            let kind: KernelKind = name.parse()?;
+            Some(Kernel::new(kind)?)
+        }
+    };
+    let threads = match args.threads {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    };
+    Ok(BenchConfig {
+        kernel,
+        threads,
+        seconds: args.seconds,
+    })
+}
+
+fn bench_command(args: BenchArgs) -> Result<()> {
+    let config = bench_config(&args)?;
+    if args.backend == cli::BackendChoice::Auto {
+        tracing::info!("no GPU backend in this build: benchmarking the CPU");
+    }
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |row: usize, rows: usize, label: &str, rate: f64| {
+        if tty {
+            eprint!("\r\x1b[K[{row}/{rows}] {label}: {}", format_hashrate(rate));
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let report = bench::run(&config, &mut progress).context("benchmark failed")?;
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+fn print_table(report: &BenchReport) {
+    let b = &report.baseline;
+    println!("algo: {}   cpu: {}", report.algo, cpu_name());
+    println!(
+        "baseline: {}, {} thread: {}",
+        b.name,
+        b.threads,
+        format_hashrate(b.hashrate)
+    );
+    println!();
+    println!(
+        "{:<8} {:<8} {:>7} {:>14} {:>12} {:>9}",
+        "backend", "kernel", "threads", "hash rate", "vs baseline", "hw errors"
+    );
+    for r in &report.results {
+        println!(
+            "{:<8} {:<8} {:>7} {:>14} {:>11.2}x {:>9}",
+            r.backend,
+            r.kernel,
+            r.threads,
+            format_hashrate(r.hashrate),
+            r.ratio,
+            r.hw_errors
+        );
+    }
+}
