@@ -1,0 +1,123 @@
+//! The `hashrig` binary end to end: the bench command's JSON, and clear errors on bad flags.
+
+use std::process::Command;
+
+fn hashrig() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hashrig"))
+}
+
+#[test]
+fn bench_json_has_the_documented_fields() {
+    let out = hashrig()
+        .args(["bench", "--json", "--seconds", "0.2", "--threads", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    assert_eq!(v["algo"], "sha256d");
+    let baseline = &v["baseline"];
+    assert!(baseline["name"].as_str().unwrap().contains("sha2"));
+    assert_eq!(baseline["threads"], 1);
+    assert!(baseline["hashrate"].as_f64().unwrap() > 0.0);
+
+    let results = v["results"].as_array().unwrap();
+    let supported = hashrig::backend::cpu::Kernel::supported();
+    // Every supported kernel at one thread, then the best one at all (here: 2) threads.
+    assert_eq!(results.len(), supported.len() + 1);
+    for (r, k) in results.iter().zip(&supported) {
+        assert_eq!(r["kernel"], k.name());
+        assert_eq!(r["threads"], 1);
+    }
+    let last = results.last().unwrap();
+    assert_eq!(last["kernel"], supported[0].name());
+    assert_eq!(last["threads"], 2);
+    for r in results {
+        assert_eq!(r["backend"], "cpu");
+        assert!(r["device"].as_str().is_some());
+        assert!(r["hashes"].as_u64().unwrap() > 0);
+        assert!(r["seconds"].as_f64().unwrap() > 0.0);
+        let rate = r["hashrate"].as_f64().unwrap();
+        let expected = r["hashes"].as_f64().unwrap() / r["seconds"].as_f64().unwrap();
+        assert!((rate - expected).abs() <= expected * 1e-9);
+        assert_eq!(r["hw_errors"], 0);
+    }
+}
+
+#[test]
+fn bench_with_a_forced_kernel_measures_only_that_kernel() {
+    let out = hashrig()
+        .args([
+            "bench",
+            "--json",
+            "--seconds",
+            "0.1",
+            "--kernel",
+            "scalar",
+            "--threads",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kernels: Vec<_> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kernel"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kernels, ["scalar", "scalar"]);
+}
+
+#[test]
+fn the_table_names_the_baseline_and_units() {
+    let out = hashrig()
+        .args([
+            "bench",
+            "--seconds",
+            "0.1",
+            "--kernel",
+            "scalar",
+            "--threads",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("baseline: sha2"), "{text}");
+    assert!(text.contains("H/s"), "{text}");
+    assert!(text.contains("scalar"), "{text}");
+}
+
+#[test]
+fn an_unknown_kernel_is_a_clear_error() {
+    let out = hashrig()
+        .args(["bench", "--kernel", "avx9000"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown CPU kernel \"avx9000\""), "{err}");
+    assert!(err.contains("scalar, sha-ni, avx2, avx512"), "{err}");
+}
+
+#[test]
+fn bad_numbers_are_usage_errors() {
+    let out = hashrig()
+        .args(["bench", "--threads", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+    let out = hashrig()
+        .args(["bench", "--seconds", "-1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--seconds"));
+}
