@@ -5,7 +5,7 @@ mod cli;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Parser;
 
 use cli::{BenchArgs, Cli, Command};
@@ -23,9 +23,29 @@ fn main() -> ExitCode {
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::FAILURE
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// A flag value that parsed but does not make sense (exit status 2, like clap's own errors).
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage(message: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(message.to_string()).into()
 }
 
 fn init_logging(verbose: u8) {
@@ -50,13 +70,16 @@ fn run(cli: Cli) -> Result<()> {
 /// Checks the bench flags into a [`BenchConfig`].
 fn bench_config(args: &BenchArgs) -> Result<BenchConfig> {
     if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
-        bail!("--seconds must be between 0 and 3600, got {}", args.seconds);
+        return Err(usage(format!(
+            "--seconds must be more than 0 and at most 3600, got {}",
+            args.seconds
+        )));
     }
     let kernel = match &args.kernel {
         None => None,
         Some(name) => {
-            let kind: KernelKind = name.parse()?;
-            Some(Kernel::new(kind)?)
+            let kind: KernelKind = name.parse().map_err(usage)?;
+            Some(Kernel::new(kind).map_err(usage)?)
         }
     };
     let threads = match args.threads {
