@@ -17,8 +17,12 @@ use crate::verify::Verifier;
 const BENCH_HEADER: &str = "0100000081cd02ab7e569e8bcd9317e2fe99f2de44d49ab2b8851ba4a308000000000000e320b6c2fffc8d750423db8b1eb942ae710e951ed797f7affc8892b0f1fc122bc7f5d74df2b9441a42a14695";
 
 /// What to measure.
-#[derive(Clone, Debug)]
 pub struct BenchConfig {
+    /// Measure the CPU kernels.
+    pub cpu: bool,
+    /// GPUs to measure, one row each.
+    #[cfg(feature = "gpu")]
+    pub gpus: Vec<crate::backend::gpu::GpuDevice>,
     /// The kernel for the all-threads row (and the only one at one thread); `None`: every
     /// supported kernel at one thread and the best one at all threads.
     pub kernel: Option<Kernel>,
@@ -26,6 +30,17 @@ pub struct BenchConfig {
     pub threads: usize,
     /// Measuring time per row.
     pub seconds: f64,
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    #[error(transparent)]
+    Cpu(#[from] CpuError),
+    #[cfg(feature = "gpu")]
+    #[error(transparent)]
+    Gpu(#[from] crate::backend::gpu::GpuError),
 }
 
 /// One measured row.
@@ -158,30 +173,96 @@ pub fn measure_cpu(
     })
 }
 
+/// Measures one GPU for `seconds`; `progress` gets the running rate.
+#[cfg(feature = "gpu")]
+pub fn measure_gpu(
+    gpu: &crate::backend::gpu::GpuDevice,
+    seconds: f64,
+    progress: &mut dyn FnMut(f64),
+) -> Result<BenchResult, crate::backend::gpu::GpuError> {
+    let generation = Generation::new();
+    let verifier = Verifier::new();
+    let budget = Duration::from_secs_f64(seconds);
+    let mut round = 0;
+    let mut job = synthetic_job(round, generation.current());
+    let mut next = 0u64;
+    let (mut hashes, mut hw_errors) = (0u64, 0u64);
+    // One warm-up dispatch: pipeline caches and the first batch-size tuning step.
+    gpu.scan(&job, NonceRange::from_start(0, gpu.batch()), &generation)?;
+    let start = Instant::now();
+    while start.elapsed() < budget {
+        let range = NonceRange::from_start(next as u32, gpu.batch());
+        let report = gpu.scan(&job, range, &generation)?;
+        hashes += report.hashes;
+        hw_errors += report.hw_errors;
+        for candidate in report.candidates {
+            let _ = verifier.verify(&job.header, &job.target, candidate);
+        }
+        next = range.end();
+        if next >= NONCE_SPACE {
+            round += 1;
+            job = synthetic_job(round, generation.current());
+            next = 0;
+        }
+        progress(hashes as f64 / start.elapsed().as_secs_f64());
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let info = gpu.info();
+    Ok(BenchResult {
+        backend: "gpu".to_string(),
+        device: format!("{} ({}, {})", info.name, info.backend, info.device_type),
+        kernel: format!("wgsl batch={}", gpu.batch()),
+        threads: 1,
+        hashes,
+        seconds: elapsed,
+        hashrate: hashes as f64 / elapsed,
+        hw_errors: hw_errors + verifier.hw_errors(),
+        ratio: 0.0,
+    })
+}
+
 /// Runs the benchmark: baseline, the chosen kernels at one thread, then the chosen kernel at
 /// `config.threads`. `progress(row, rows, label, rate)` is called while it runs.
 pub fn run(
     config: &BenchConfig,
     progress: &mut dyn FnMut(usize, usize, &str, f64),
-) -> Result<BenchReport, CpuError> {
-    let single: Vec<Kernel> = match config.kernel {
-        Some(k) => vec![k],
-        None => Kernel::supported(),
+) -> Result<BenchReport, BenchError> {
+    let single: Vec<Kernel> = match (config.cpu, config.kernel) {
+        (false, _) => vec![],
+        (true, Some(k)) => vec![k],
+        (true, None) => Kernel::supported(),
     };
     let chosen = config.kernel.unwrap_or_else(Kernel::best);
-    let rows = 1 + single.len() + 1;
+    #[cfg(feature = "gpu")]
+    let gpu_rows = config.gpus.len();
+    #[cfg(not(feature = "gpu"))]
+    let gpu_rows = 0;
+    let rows = 1 + gpu_rows + single.len() + usize::from(config.cpu);
 
     progress(1, rows, "sha2 baseline x1", 0.0);
     let baseline = measure_baseline(config.seconds);
     progress(1, rows, "sha2 baseline x1", baseline.hashrate);
 
+    let mut results = Vec::with_capacity(rows - 1);
+    #[cfg(feature = "gpu")]
+    for gpu in &config.gpus {
+        let row = results.len() + 2;
+        let label = format!("gpu {}", gpu.info().name);
+        let mut result = measure_gpu(gpu, config.seconds, &mut |rate| {
+            progress(row, rows, &label, rate)
+        })?;
+        result.ratio = result.hashrate / baseline.hashrate;
+        results.push(result);
+    }
     let mut plan: Vec<(Kernel, usize)> = single.iter().map(|&k| (k, 1)).collect();
-    plan.push((chosen, config.threads));
-    let mut results = Vec::with_capacity(plan.len());
-    for (i, (kernel, threads)) in plan.into_iter().enumerate() {
+    if config.cpu {
+        plan.push((chosen, config.threads));
+    }
+    for (kernel, threads) in plan {
+        let row = results.len() + 2;
         let label = format!("cpu {} x{threads}", kernel.name());
         let mut result = measure_cpu(kernel, threads, config.seconds, &mut |rate| {
-            progress(i + 2, rows, &label, rate)
+            progress(row, rows, &label, rate)
         })?;
         result.ratio = result.hashrate / baseline.hashrate;
         results.push(result);

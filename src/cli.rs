@@ -20,6 +20,15 @@ pub struct Cli {
 pub enum Command {
     /// Measure hash rate on a synthetic job, next to the sha2 baseline measured in the same run.
     Bench(BenchArgs),
+    /// List every GPU adapter: index, name, backend, device type, driver.
+    Devices(DevicesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DevicesArgs {
+    /// One JSON array on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -31,7 +40,10 @@ pub enum Algo {
 pub enum BackendChoice {
     /// CPU threads only.
     Cpu,
-    /// Every GPU, else the CPU (this build has no GPU backend yet: the CPU).
+    /// GPUs only (an error when there is none).
+    Gpu,
+    /// Every hardware GPU and the CPU; the CPU alone when there is no GPU. Software adapters
+    /// (lavapipe, llvmpipe) are left to `--backend gpu`.
     Auto,
 }
 
@@ -56,4 +68,10 @@ pub struct BenchArgs {
     /// Print one JSON object on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Use only this GPU: its index in `hashrig devices`, or part of its name.
+    #[arg(long, value_name = "INDEX|NAME")]
+    pub gpu: Option<String>,
+    /// Target duration of one GPU dispatch in milliseconds (batch size is tuned to it).
+    #[arg(long, value_name = "MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub gpu_kernel_ms: u64,
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use cli::{BenchArgs, Cli, Command};
+use cli::{BackendChoice, BenchArgs, Cli, Command};
 use hashrig::backend::cpu::{cpu_name, Kernel, KernelKind};
 use hashrig::bench::{self, BenchConfig, BenchReport};
 use hashrig::stats::format_hashrate;
@@ -64,7 +64,66 @@ fn init_logging(verbose: u8) {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Bench(args) => bench_command(args),
+        Command::Devices(args) => devices_command(args),
     }
+}
+
+#[cfg(feature = "gpu")]
+fn devices_command(args: cli::DevicesArgs) -> Result<()> {
+    let devices = hashrig::backend::gpu::devices();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&devices)?);
+        return Ok(());
+    }
+    if devices.is_empty() {
+        println!("no GPU adapter found (for a software Vulkan device: apt-get install mesa-vulkan-drivers libvulkan1)");
+        return Ok(());
+    }
+    println!(
+        "{:<5} {:<40} {:<8} {:<14} driver",
+        "index", "name", "backend", "type"
+    );
+    for d in devices {
+        println!(
+            "{:<5} {:<40} {:<8} {:<14} {}",
+            d.index, d.name, d.backend, d.device_type, d.driver
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gpu"))]
+fn devices_command(_args: cli::DevicesArgs) -> Result<()> {
+    anyhow::bail!("this hashrig was built without the `gpu` feature")
+}
+
+/// Opens the GPUs `args` asks for; `auto` keeps hardware GPUs only and may find none.
+#[cfg(feature = "gpu")]
+fn open_gpus(args: &BenchArgs) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> {
+    use hashrig::backend::gpu::{GpuDevice, GpuError};
+    let kernel_time = std::time::Duration::from_millis(args.gpu_kernel_ms);
+    let opened = match args.backend {
+        BackendChoice::Cpu => return Ok(vec![]),
+        BackendChoice::Gpu => GpuDevice::open_all(args.gpu.as_deref())?,
+        BackendChoice::Auto => match GpuDevice::open_all(args.gpu.as_deref()) {
+            Ok(gpus) => gpus
+                .into_iter()
+                .filter(|g| g.info().device_type != "Cpu")
+                .collect(),
+            Err(GpuError::NoAdapter) => vec![],
+            Err(e) => return Err(e.into()),
+        },
+    };
+    if args.backend == BackendChoice::Auto && opened.is_empty() {
+        eprintln!("no hardware GPU adapter found: benchmarking the CPU only (software adapters such as lavapipe run with --backend gpu)");
+    }
+    Ok(opened
+        .into_iter()
+        .map(|mut g| {
+            g.set_kernel_time(kernel_time);
+            g
+        })
+        .collect())
 }
 
 /// Checks the bench flags into a [`BenchConfig`].
@@ -89,6 +148,9 @@ fn bench_config(args: &BenchArgs) -> Result<BenchConfig> {
             .unwrap_or(1),
     };
     Ok(BenchConfig {
+        cpu: args.backend != BackendChoice::Gpu,
+        #[cfg(feature = "gpu")]
+        gpus: open_gpus(args)?,
         kernel,
         threads,
         seconds: args.seconds,
@@ -96,10 +158,10 @@ fn bench_config(args: &BenchArgs) -> Result<BenchConfig> {
 }
 
 fn bench_command(args: BenchArgs) -> Result<()> {
-    let config = bench_config(&args)?;
-    if args.backend == cli::BackendChoice::Auto {
-        tracing::info!("no GPU backend in this build: benchmarking the CPU");
+    if cfg!(not(feature = "gpu")) && args.backend == BackendChoice::Gpu {
+        return Err(usage("this hashrig was built without the `gpu` feature"));
     }
+    let config = bench_config(&args)?;
     let tty = std::io::stderr().is_terminal();
     let mut progress = |row: usize, rows: usize, label: &str, rate: f64| {
         if tty {
@@ -130,18 +192,20 @@ fn print_table(report: &BenchReport) {
     );
     println!();
     println!(
-        "{:<8} {:<8} {:>7} {:>14} {:>12} {:>9}",
+        "{:<8} {:<8} {:>7} {:>14} {:>12} {:>9}  device",
         "backend", "kernel", "threads", "hash rate", "vs baseline", "hw errors"
     );
     for r in &report.results {
+        let kernel = r.kernel.split(' ').next().unwrap_or_default();
         println!(
-            "{:<8} {:<8} {:>7} {:>14} {:>11.2}x {:>9}",
+            "{:<8} {:<8} {:>7} {:>14} {:>11.2}x {:>9}  {}",
             r.backend,
-            r.kernel,
+            kernel,
             r.threads,
             format_hashrate(r.hashrate),
             r.ratio,
-            r.hw_errors
+            r.hw_errors,
+            r.device
         );
     }
 }

@@ -46,14 +46,14 @@ pub const IV: [u32; 8] = [
 ];
 
 /// Padding word that follows the message: a single 1 bit.
-const PAD: u32 = 0x8000_0000;
+pub(crate) const PAD: u32 = 0x8000_0000;
 /// Message length in bits of the first hash (80 bytes) and of the second (32 bytes).
-const LEN1: u32 = 80 * 8;
-const LEN2: u32 = 32 * 8;
+pub(crate) const LEN1: u32 = 80 * 8;
+pub(crate) const LEN2: u32 = 32 * 8;
 
 /// `K[i] + W[i]` for rounds 4..=15 of the header's second block, where W is padding:
 /// W4 = 0x80000000, W5..=W14 = 0, W15 = 640.
-const KW1: [u32; 16] = {
+pub(crate) const KW1: [u32; 16] = {
     let mut kw = [0u32; 16];
     let mut i = 4;
     while i < 16 {
@@ -66,7 +66,7 @@ const KW1: [u32; 16] = {
 };
 
 /// `K[i] + W[i]` for rounds 8..=15 of the second hash: W8 = 0x80000000, W9..=W14 = 0, W15 = 256.
-const KW2: [u32; 16] = {
+pub(crate) const KW2: [u32; 16] = {
     let mut kw = [0u32; 16];
     let mut i = 8;
     while i < 16 {
@@ -78,36 +78,36 @@ const KW2: [u32; 16] = {
     kw
 };
 
-const fn bsig0(x: u32) -> u32 {
+pub(crate) const fn bsig0(x: u32) -> u32 {
     x.rotate_right(2) ^ x.rotate_right(13) ^ x.rotate_right(22)
 }
-const fn bsig1(x: u32) -> u32 {
+pub(crate) const fn bsig1(x: u32) -> u32 {
     x.rotate_right(6) ^ x.rotate_right(11) ^ x.rotate_right(25)
 }
-const fn ssig0(x: u32) -> u32 {
+pub(crate) const fn ssig0(x: u32) -> u32 {
     x.rotate_right(7) ^ x.rotate_right(18) ^ (x >> 3)
 }
-const fn ssig1(x: u32) -> u32 {
+pub(crate) const fn ssig1(x: u32) -> u32 {
     x.rotate_right(17) ^ x.rotate_right(19) ^ (x >> 10)
 }
-const fn ch(e: u32, f: u32, g: u32) -> u32 {
+pub(crate) const fn ch(e: u32, f: u32, g: u32) -> u32 {
     g ^ (e & (f ^ g))
 }
-const fn maj(a: u32, b: u32, c: u32) -> u32 {
+pub(crate) const fn maj(a: u32, b: u32, c: u32) -> u32 {
     (a & b) | (c & (a | b))
 }
 
 /// Round 0 of the second hash: the state is the IV, so T1 is `H2_T1_0 + W0` and T2 is constant.
-const H2_T1_0: u32 = IV[7]
+pub(crate) const H2_T1_0: u32 = IV[7]
     .wrapping_add(bsig1(IV[4]))
     .wrapping_add(ch(IV[4], IV[5], IV[6]))
     .wrapping_add(K[0]);
-const H2_T2_0: u32 = bsig0(IV[0]).wrapping_add(maj(IV[0], IV[1], IV[2]));
+pub(crate) const H2_T2_0: u32 = bsig0(IV[0]).wrapping_add(maj(IV[0], IV[1], IV[2]));
 
 /// Schedule constants of the second hash that come from its padding words.
-const SSIG1_LEN2: u32 = ssig1(LEN2);
-const SSIG0_PAD: u32 = ssig0(PAD);
-const SSIG0_LEN2: u32 = ssig0(LEN2);
+pub(crate) const SSIG1_LEN2: u32 = ssig1(LEN2);
+pub(crate) const SSIG0_PAD: u32 = ssig0(PAD);
+pub(crate) const SSIG0_LEN2: u32 = ssig0(LEN2);
 /// `K[60] + IV[7]`: round 60's constant with the final addition of H7 folded in.
 const K60_IV7: u32 = K[60].wrapping_add(IV[7]);
 

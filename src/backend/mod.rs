@@ -2,6 +2,8 @@
 //! unverified [`Candidate`]s; [`crate::verify`] turns those into shares.
 
 pub mod cpu;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 
 use crate::verify::Candidate;
 

@@ -1,0 +1,457 @@
+//! GPU backend: the WGSL SHA-256d search shader run through wgpu (Vulkan, Metal, DX12).
+//!
+//! One [`GpuDevice`] per adapter. A scan splits its nonce range into dispatches on a 2-D grid,
+//! reads back the hit list after each, rescans a dispatch on the CPU when its result buffer
+//! overflowed, and checks for a stale job between dispatches. Every hit is run through the same
+//! full check as the CPU's and reported as an unverified [`Candidate`].
+
+mod shader;
+
+pub use shader::sha256d_wgsl;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::algo::sha256d::{digest_from_midstate, Prepared};
+use crate::backend::cpu::Kernel;
+use crate::backend::ScanReport;
+use crate::chain::hash_meets;
+use crate::job::{Generation, Job, NonceRange};
+use crate::verify::Candidate;
+
+/// Errors of the GPU backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GpuError {
+    #[error("no GPU adapter found (for a software Vulkan device install the Vulkan driver, e.g. `apt-get install mesa-vulkan-drivers libvulkan1`)")]
+    NoAdapter,
+    #[error("no GPU matches {0:?} (see `hashrig devices`)")]
+    NoSuchDevice(String),
+    #[error("could not open GPU {name}: {reason}")]
+    Open { name: String, reason: String },
+    #[error("GPU {name} failed: {reason}")]
+    Device { name: String, reason: String },
+}
+
+/// What `hashrig devices` shows of an adapter.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DeviceInfo {
+    pub index: usize,
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+}
+
+fn instance() -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = wgpu::Backends::VULKAN | wgpu::Backends::METAL | wgpu::Backends::DX12;
+    wgpu::Instance::new(desc)
+}
+
+fn info(index: usize, adapter: &wgpu::Adapter) -> DeviceInfo {
+    let i = adapter.get_info();
+    DeviceInfo {
+        index,
+        name: i.name,
+        backend: format!("{:?}", i.backend),
+        device_type: format!("{:?}", i.device_type),
+        driver: format!("{} {}", i.driver, i.driver_info).trim().to_string(),
+    }
+}
+
+fn adapters() -> Vec<wgpu::Adapter> {
+    pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()))
+}
+
+/// Every GPU adapter wgpu can see, in enumeration order (the index `--gpu` takes).
+pub fn devices() -> Vec<DeviceInfo> {
+    adapters()
+        .iter()
+        .enumerate()
+        .map(|(i, a)| info(i, a))
+        .collect()
+}
+
+/// Params buffer. Mirrors `struct Params` in shaders/sha256d.wgsl: keep the two in step.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+struct GpuParams {
+    state3: [u32; 8],
+    midstate: [u32; 8],
+    target_words: [u32; 8],
+    t1_3: u32,
+    t2_3: u32,
+    w16: u32,
+    w17: u32,
+    w18_part: u32,
+    w19_part: u32,
+    w31_part: u32,
+    nonce_base: u32,
+    count: u32,
+    capacity: u32,
+    pad0: u32,
+    pad1: u32,
+}
+
+impl GpuParams {
+    fn new(p: &Prepared, job: &Job, range: NonceRange, capacity: u32) -> Self {
+        let le = job.target.to_le_bytes();
+        GpuParams {
+            state3: p.state3,
+            midstate: p.midstate,
+            target_words: std::array::from_fn(|i| {
+                u32::from_le_bytes(le[4 * i..4 * i + 4].try_into().expect("4 bytes"))
+            }),
+            t1_3: p.t1_3,
+            t2_3: p.t2_3,
+            w16: p.w16,
+            w17: p.w17,
+            w18_part: p.w18_part,
+            w19_part: p.w19_part,
+            w31_part: p.w31_part,
+            nonce_base: range.start() as u32,
+            count: range.len() as u32,
+            capacity,
+            pad0: 0,
+            pad1: 0,
+        }
+    }
+}
+
+/// Most hits one dispatch stores; more sets the overflow condition (and a CPU rescan).
+pub const DEFAULT_CAPACITY: u32 = 1024;
+
+/// Default target duration of one dispatch: long enough to amortise submission and readback,
+/// short enough that a new job is picked up quickly.
+pub const DEFAULT_KERNEL_TIME: Duration = Duration::from_millis(50);
+const MIN_BATCH: u64 = 1 << 12;
+/// One dispatch covers at most 2^32 - 64 nonces (its count is a u32).
+const MAX_BATCH: u64 = (1 << 32) - 64;
+
+/// Largest workgroup count per grid dimension (WebGPU's guaranteed limit).
+const MAX_GROUPS_PER_DIM: u32 = 65_535;
+
+/// 2-D grid for `groups` workgroups with little overshoot: rows = ceil(groups / 65535),
+/// cols = ceil(groups / rows).
+pub fn grid(groups: u32) -> (u32, u32) {
+    let rows = groups.div_ceil(MAX_GROUPS_PER_DIM).max(1);
+    let cols = groups.div_ceil(rows).max(1);
+    (cols, rows)
+}
+
+/// One GPU, ready to search.
+pub struct GpuDevice {
+    info: DeviceInfo,
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    params: wgpu::Buffer,
+    results: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    capacity: u32,
+    /// Nonces per dispatch, re-tuned after every dispatch towards `kernel_time`.
+    batch: AtomicU64,
+    /// Wanted duration of one dispatch.
+    kernel_time: Duration,
+}
+
+impl GpuDevice {
+    /// Opens every adapter, or the one `selector` names (an index or part of a name).
+    pub fn open_all(selector: Option<&str>) -> Result<Vec<GpuDevice>, GpuError> {
+        let adapters = adapters();
+        if adapters.is_empty() {
+            return Err(GpuError::NoAdapter);
+        }
+        let chosen: Vec<(usize, wgpu::Adapter)> = match selector {
+            None => adapters.into_iter().enumerate().collect(),
+            Some(sel) => {
+                let wanted = sel.trim().to_ascii_lowercase();
+                let picked: Vec<_> = adapters
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, a)| {
+                        wanted.parse::<usize>().ok() == Some(*i)
+                            || a.get_info().name.to_ascii_lowercase().contains(&wanted)
+                    })
+                    .collect();
+                if picked.is_empty() {
+                    return Err(GpuError::NoSuchDevice(sel.to_string()));
+                }
+                picked
+            }
+        };
+        chosen
+            .into_iter()
+            .map(|(i, a)| GpuDevice::open(i, a, DEFAULT_CAPACITY))
+            .collect()
+    }
+
+    fn open(index: usize, adapter: wgpu::Adapter, capacity: u32) -> Result<GpuDevice, GpuError> {
+        let info = info(index, &adapter);
+        let fail = |reason: String| GpuError::Open {
+            name: info.name.clone(),
+            reason,
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("hashrig"),
+            required_features: wgpu::Features::empty(),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }))
+        .map_err(|e| fail(e.to_string()))?;
+
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("sha256d.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(sha256d_wgsl().into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("sha256d"),
+            layout: None,
+            module: &module,
+            entry_point: Some(shader::ENTRY_POINT),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(fail(format!("shader: {e}")));
+        }
+        let params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("params"),
+            size: std::mem::size_of::<GpuParams>() as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let results_size = 4 * (1 + u64::from(capacity));
+        let results = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("results"),
+            size: results_size,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let readback = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: results_size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("sha256d"),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: results.as_entire_binding(),
+                },
+            ],
+        });
+        Ok(GpuDevice {
+            info,
+            device,
+            queue,
+            pipeline,
+            bind_group,
+            params,
+            results,
+            readback,
+            capacity,
+            batch: AtomicU64::new(1 << 20),
+            kernel_time: DEFAULT_KERNEL_TIME,
+        })
+    }
+
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    /// Sets the result-buffer capacity used by later scans (tests use a tiny one to force the
+    /// overflow path). Reopening is not needed: capacity only shrinks.
+    pub fn limit_capacity(&mut self, capacity: u32) {
+        self.capacity = self.capacity.min(capacity.max(1));
+    }
+
+    /// Nonces per dispatch (re-tuned by later dispatches unless `kernel_time` is zero).
+    pub fn set_batch(&mut self, nonces: u64) {
+        self.batch
+            .store(nonces.clamp(MIN_BATCH, MAX_BATCH), Ordering::Relaxed);
+    }
+
+    /// Current nonces per dispatch.
+    pub fn batch(&self) -> u64 {
+        self.batch.load(Ordering::Relaxed)
+    }
+
+    /// Target duration of one dispatch (`--gpu-kernel-ms`); zero keeps the batch size fixed.
+    pub fn set_kernel_time(&mut self, time: Duration) {
+        self.kernel_time = time;
+    }
+
+    /// Moves the batch size towards `kernel_time` given that `nonces` took `took`.
+    fn tune(&self, nonces: u64, took: Duration) {
+        if self.kernel_time.is_zero() || took.is_zero() {
+            return;
+        }
+        let rate = nonces as f64 / took.as_secs_f64();
+        let wanted = (rate * self.kernel_time.as_secs_f64()) as u64;
+        // At most 4x per step either way: one slow dispatch does not collapse the batch.
+        let current = self.batch();
+        let next = wanted.clamp(current / 4, current.saturating_mul(4));
+        let next = next.clamp(MIN_BATCH, MAX_BATCH) / u64::from(shader::WORKGROUP_SIZE)
+            * u64::from(shader::WORKGROUP_SIZE);
+        self.batch.store(next.max(MIN_BATCH), Ordering::Relaxed);
+    }
+
+    fn device_error(&self, reason: impl std::fmt::Display) -> GpuError {
+        GpuError::Device {
+            name: self.info.name.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Runs one dispatch over `range` (at most `u32::MAX` nonces) and returns the hit count
+    /// and the stored nonces.
+    fn dispatch(&self, job: &Job, range: NonceRange) -> Result<(u32, Vec<u32>), GpuError> {
+        let params = GpuParams::new(job.prepared(), job, range, self.capacity);
+        self.queue
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
+        self.queue
+            .write_buffer(&self.results, 0, &0u32.to_le_bytes());
+        let groups = (range.len().div_ceil(u64::from(shader::WORKGROUP_SIZE))) as u32;
+        let (cols, rows) = grid(groups);
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &self.bind_group, &[]);
+            pass.dispatch_workgroups(cols, rows, 1);
+        }
+        let bytes = 4 * (1 + u64::from(self.capacity));
+        encoder.copy_buffer_to_buffer(&self.results, 0, &self.readback, 0, bytes);
+        self.queue.submit([encoder.finish()]);
+
+        let slice = self.readback.slice(0..bytes);
+        let (tx, rx) = mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| self.device_error(e))?;
+        rx.recv()
+            .map_err(|_| self.device_error("buffer mapping was dropped"))?
+            .map_err(|e| self.device_error(format!("mapping results: {e}")))?;
+        let (count, nonces) = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| self.device_error(format!("reading results: {e:?}")))?;
+            let words: &[u32] = bytemuck::cast_slice(&view);
+            let count = words[0];
+            let stored = count.min(self.capacity) as usize;
+            (count, words[1..1 + stored].to_vec())
+        };
+        self.readback.unmap();
+        Ok((count, nonces))
+    }
+
+    /// Searches `range` of `job`, checking for a stale job between dispatches. A dispatch whose
+    /// result buffer overflowed is rescanned on the CPU, so no hit is lost.
+    pub fn scan(
+        &self,
+        job: &Job,
+        range: NonceRange,
+        generation: &Generation,
+    ) -> Result<ScanReport, GpuError> {
+        let mut report = ScanReport::default();
+        let mut rest = range;
+        while !rest.is_empty() {
+            if generation.is_stale(job.generation) {
+                report.stale = true;
+                break;
+            }
+            let (piece, after) = rest.split_at(self.batch());
+            rest = after;
+            let started = Instant::now();
+            let (count, nonces) = self.dispatch(job, piece)?;
+            if piece.len() == self.batch() {
+                self.tune(piece.len(), started.elapsed());
+            }
+            tracing::debug!(
+                "{}: {} nonces in {:?}, {count} hits",
+                self.info.name,
+                piece.len(),
+                started.elapsed()
+            );
+            report.hashes += piece.len();
+            if count > self.capacity {
+                tracing::warn!(
+                    "{}: {count} hits overflowed the result buffer ({}); rescanning {} nonces on the CPU",
+                    self.info.name,
+                    self.capacity,
+                    piece.len()
+                );
+                let cpu = crate::backend::cpu::CpuBackend::new(Kernel::best(), 1)
+                    .map_err(|e| self.device_error(e))?;
+                let again = cpu.scan(job, piece, generation);
+                report.candidates.extend(again.candidates);
+                report.hw_errors += again.hw_errors;
+                continue;
+            }
+            for nonce in nonces {
+                let digest = digest_from_midstate(&job.prepared().midstate, &job.header, nonce);
+                if hash_meets(&digest, &job.target) {
+                    report.candidates.push(Candidate { nonce, digest });
+                } else {
+                    tracing::error!(
+                        "hardware error: {} reported nonce {nonce:#010x} of header {}, whose hash does not meet the target",
+                        self.info.name,
+                        job.header
+                    );
+                    report.hw_errors += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_keeps_overshoot_small() {
+        assert_eq!(grid(1), (1, 1));
+        assert_eq!(grid(65_535), (65_535, 1));
+        let (c, r) = grid(65_536);
+        assert_eq!((c, r), (32_768, 2));
+        for groups in [100_000u32, 1 << 20, 67_108_864, 4_000_037] {
+            let (c, r) = grid(groups);
+            assert!(c <= MAX_GROUPS_PER_DIM && r <= MAX_GROUPS_PER_DIM);
+            let total = u64::from(c) * u64::from(r);
+            assert!(total >= u64::from(groups));
+            assert!(
+                total - u64::from(groups) < u64::from(r),
+                "overshoot under one per row"
+            );
+        }
+    }
+
+    #[test]
+    fn params_layout_matches_the_shader() {
+        // 36 u32 fields, no padding inserted by repr(C).
+        assert_eq!(std::mem::size_of::<GpuParams>(), 36 * 4);
+    }
+}

@@ -1,0 +1,255 @@
+//! Builds the WGSL SHA-256d search shader: `shaders/sha256d.wgsl` with its body generated here
+//! as straight-line code, step for step the same computation as
+//! [`sha256d_h7`](crate::algo::sha256d::sha256d_h7) (whose comments explain the tricks), plus
+//! the rest of the hash and the full target compare on a hit.
+
+// Round numbers index K, KW1, KW2 and name the generated variables at once: index loops read
+// best here.
+#![allow(clippy::needless_range_loop)]
+
+use std::fmt::Write;
+
+use crate::algo::sha256d::{
+    ssig0, H2_T1_0, H2_T2_0, IV, K, KW1, KW2, LEN1, LEN2, PAD, SSIG0_LEN2, SSIG0_PAD, SSIG1_LEN2,
+};
+
+const TEMPLATE: &str = include_str!("../../../shaders/sha256d.wgsl");
+const MARKER: &str = "// @generated-body";
+
+/// Entry point of the search shader.
+pub const ENTRY_POINT: &str = "search";
+/// Invocations per workgroup (`@workgroup_size` in the shader).
+pub const WORKGROUP_SIZE: u32 = 64;
+
+fn hex(x: u32) -> String {
+    format!("0x{x:08x}u")
+}
+
+/// Emits rounds with the working state in rotating order, as `round` in algo::sha256d does.
+struct Rounds {
+    out: String,
+    /// Expression names of the working variables (rotating layout).
+    v: [String; 8],
+    /// Prefix of the names of this hash's variables.
+    tag: &'static str,
+    /// The `a` halves of rounds emitted without them, for the hit path.
+    deferred: String,
+}
+
+impl Rounds {
+    fn at(i: usize, k: usize) -> usize {
+        (k + 8 - i % 8) % 8
+    }
+
+    /// Round `i` with `kw` = K[i] + W[i]. With `with_a` false the new `a` is only written to
+    /// `deferred` (it is needed on the hit path alone).
+    fn round(&mut self, i: usize, kw: &str, with_a: bool) {
+        let n = |k: usize| self.v[Self::at(i, k)].clone();
+        let (a, b, c, d, e, f, g, h) = (n(0), n(1), n(2), n(3), n(4), n(5), n(6), n(7));
+        let tag = self.tag;
+        let t1 = format!("{tag}t{i}");
+        let ne = format!("{tag}e{}", i + 1);
+        let na = format!("{tag}a{}", i + 1);
+        let _ = writeln!(
+            self.out,
+            "    let {t1} = {h} + {kw} + ch({e}, {f}, {g}) + bsig1({e});"
+        );
+        let _ = writeln!(self.out, "    let {ne} = {d} + {t1};");
+        let a_line = format!("    let {na} = {t1} + bsig0({a}) + maj({a}, {b}, {c});\n");
+        if with_a {
+            self.out.push_str(&a_line);
+        } else {
+            self.deferred.push_str(&a_line);
+        }
+        self.v[Self::at(i, 3)] = ne;
+        self.v[Self::at(i, 7)] = na;
+    }
+
+    fn line(&mut self, text: impl AsRef<str>) {
+        self.out.push_str("    ");
+        self.out.push_str(text.as_ref());
+        self.out.push('\n');
+    }
+}
+
+/// `let {w}{i} = σ1(W[i-2]) + W[i-7] + σ0(W[i-15]) + W[i-16];`
+fn schedule(w: &str, i: usize) -> String {
+    format!(
+        "let {w}{i} = ssig1({w}{}) + {w}{} + ssig0({w}{}) + {w}{};",
+        i - 2,
+        i - 7,
+        i - 15,
+        i - 16
+    )
+}
+
+fn body() -> String {
+    // ---- First hash, second block: rounds 0..=2 precomputed, round 3 is three adds.
+    let mut r = Rounds {
+        out: String::new(),
+        v: std::array::from_fn(|k| format!("s{k}")),
+        tag: "x",
+        deferred: String::new(),
+    };
+    for k in 0..8 {
+        r.line(format!("let s{k} = params.state3[{k}];"));
+    }
+    r.line("let xt3 = params.t1_3 + w3;");
+    r.line("let xe4 = s0 + xt3;");
+    r.line("let xa4 = xt3 + params.t2_3;");
+    r.v[0] = "xe4".into();
+    r.v[4] = "xa4".into();
+    for i in 4..16 {
+        r.round(i, &hex(KW1[i]), true);
+    }
+    r.line("let xw16 = params.w16;");
+    r.line("let xw17 = params.w17;");
+    r.line("let xw18 = params.w18_part + ssig0(w3);");
+    r.line("let xw19 = params.w19_part + w3;");
+    r.line(format!("let xw20 = ssig1(xw18) + {};", hex(PAD)));
+    r.line("let xw21 = ssig1(xw19);");
+    r.line(format!("let xw22 = ssig1(xw20) + {};", hex(LEN1)));
+    r.line("let xw23 = ssig1(xw21) + xw16;");
+    r.line("let xw24 = ssig1(xw22) + xw17;");
+    for i in 25..30 {
+        r.line(format!("let xw{i} = ssig1(xw{}) + xw{};", i - 2, i - 7));
+    }
+    r.line(format!(
+        "let xw30 = ssig1(xw28) + xw23 + {};",
+        hex(ssig0(LEN1))
+    ));
+    r.line("let xw31 = ssig1(xw29) + xw24 + params.w31_part;");
+    for i in 16..64 {
+        if i >= 32 {
+            r.line(schedule("xw", i));
+        }
+        r.round(i, &format!("xw{i} + {}", hex(K[i])), true);
+    }
+    // The first digest: the second hash's message words m0..m7.
+    for k in 0..8 {
+        let v = r.v[k].clone();
+        r.line(format!("let m{k} = {v} + params.midstate[{k}];"));
+    }
+
+    // ---- Second hash, from the IV; round 0 mostly constant.
+    let mut out = r.out;
+    let mut r = Rounds {
+        out: String::new(),
+        v: std::array::from_fn(|k| hex(IV[k])),
+        tag: "y",
+        deferred: String::new(),
+    };
+    r.line(format!("let yt0 = {} + m0;", hex(H2_T1_0)));
+    r.line(format!("let ye1 = {} + yt0;", hex(IV[3])));
+    r.line(format!("let ya1 = yt0 + {};", hex(H2_T2_0)));
+    r.v[3] = "ye1".into();
+    r.v[7] = "ya1".into();
+    for i in 1..8 {
+        r.round(i, &format!("m{i} + {}", hex(K[i])), true);
+    }
+    for i in 8..16 {
+        r.round(i, &hex(KW2[i]), true);
+    }
+    r.line("let yw16 = ssig0(m1) + m0;");
+    r.line(format!("let yw17 = ssig0(m2) + m1 + {};", hex(SSIG1_LEN2)));
+    for i in 18..22 {
+        r.line(format!(
+            "let yw{i} = ssig1(yw{}) + ssig0(m{}) + m{};",
+            i - 2,
+            i - 15,
+            i - 16
+        ));
+    }
+    r.line(format!(
+        "let yw22 = ssig1(yw20) + ssig0(m7) + m6 + {};",
+        hex(LEN2)
+    ));
+    r.line(format!(
+        "let yw23 = ssig1(yw21) + yw16 + m7 + {};",
+        hex(SSIG0_PAD)
+    ));
+    r.line(format!("let yw24 = ssig1(yw22) + yw17 + {};", hex(PAD)));
+    for i in 25..30 {
+        r.line(format!("let yw{i} = ssig1(yw{}) + yw{};", i - 2, i - 7));
+    }
+    r.line(format!(
+        "let yw30 = ssig1(yw28) + yw23 + {};",
+        hex(SSIG0_LEN2)
+    ));
+    r.line(format!(
+        "let yw31 = ssig1(yw29) + yw24 + ssig0(yw16) + {};",
+        hex(LEN2)
+    ));
+    for i in 16..61 {
+        if i >= 32 {
+            r.line(schedule("yw", i));
+        }
+        // The `a` halves of rounds 57..=60 do not feed H7: hit path only.
+        r.round(i, &format!("yw{i} + {}", hex(K[i])), i < 57);
+    }
+    // After round 60, e61 is h64: H7 = IV7 + e61.
+    let e61 = r.v[Rounds::at(60, 3)].clone();
+    r.line(format!("let h7 = {e61} + {};", hex(IV[7])));
+    r.line("let top = bswap(h7);");
+    r.line("if (top > params.target_words[7]) {\n        return;\n    }");
+
+    // ---- Hit path: the rest of the hash and the full 256-bit compare.
+    let deferred = std::mem::take(&mut r.deferred);
+    r.out.push_str(&deferred);
+    for i in 61..64 {
+        r.line(schedule("yw", i));
+        r.round(i, &format!("yw{i} + {}", hex(K[i])), true);
+    }
+    for k in 0..8 {
+        let v = r.v[k].clone();
+        r.line(format!("let hash{k} = bswap({v} + {});", hex(IV[k])));
+    }
+    // Compare from the most significant word (hash7) down; equal everywhere is a hit.
+    r.line("var decided = false;");
+    r.line("var meets = true;");
+    for k in (0..8).rev() {
+        r.line(format!(
+            "if (!decided && hash{k} != params.target_words[{k}]) {{ decided = true; meets = hash{k} < params.target_words[{k}]; }}"
+        ));
+    }
+    r.line("if (meets) {\n        record(nonce);\n    }");
+    out.push_str(&r.out);
+    out
+}
+
+/// The complete WGSL source of the SHA-256d search shader.
+pub fn sha256d_wgsl() -> String {
+    assert!(TEMPLATE.contains(MARKER), "shader template lost its marker");
+    TEMPLATE.replace(&format!("    {MARKER}\n"), &body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shader parses and validates with naga (what wgpu runs before any driver sees it),
+    /// no GPU needed.
+    #[test]
+    fn shader_validates_with_naga() {
+        let source = sha256d_wgsl();
+        let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
+            panic!("{}", e.emit_to_string(&source));
+        });
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}", e.emit_to_string(&source)));
+        assert!(module.entry_points.iter().any(|e| e.name == ENTRY_POINT));
+    }
+
+    #[test]
+    fn shader_is_straight_line() {
+        let source = sha256d_wgsl();
+        assert!(!source.contains("for ("), "no loops");
+        assert!(!source.contains("loop {"), "no loops");
+        assert!(source.contains("let yt60 ="));
+        assert!(!source.contains(MARKER));
+    }
+}
