@@ -188,11 +188,12 @@ pub fn measure_gpu(
     let mut next = 0u64;
     let (mut hashes, mut hw_errors) = (0u64, 0u64);
     // One warm-up dispatch: pipeline caches and the first batch-size tuning step.
-    gpu.scan(&job, NonceRange::from_start(0, gpu.batch()), &generation)?;
+    gpu.scan(&job, NonceRange::from_start(0, gpu.batch()), &generation)
+        .map_err(|f| f.error)?;
     let start = Instant::now();
     while start.elapsed() < budget {
         let range = NonceRange::from_start(next as u32, gpu.batch());
-        let report = gpu.scan(&job, range, &generation)?;
+        let report = gpu.scan(&job, range, &generation).map_err(|f| f.error)?;
         hashes += report.hashes;
         hw_errors += report.hw_errors;
         for candidate in report.candidates {

@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use hashrig::algo::sha256d::reference_digest;
 use hashrig::backend::cpu::{CpuBackend, Kernel};
@@ -114,6 +115,7 @@ fn result_buffer_overflow_is_rescanned_and_loses_nothing() {
 fn a_stale_job_stops_between_dispatches() {
     let Some(mut gpu) = gpu() else { return };
     gpu.set_batch(1 << 16);
+    gpu.set_kernel_time(Duration::from_millis(50));
     let generation = Generation::new();
     let header = common::golden()[0].header();
     let job = Job::new(
@@ -128,7 +130,7 @@ fn a_stale_job_stops_between_dispatches() {
     assert!(report.stale);
     assert_eq!(report.hashes, 0);
 
-    // Bumped while running: stops within one dispatch.
+    // Bumped while running: no new dispatch starts; the ones in flight finish.
     let generation = Generation::new();
     let job = Job::new(
         "stale",
@@ -137,12 +139,51 @@ fn a_stale_job_stops_between_dispatches() {
         NonceRange::FULL,
         generation.current(),
     );
-    let report = std::thread::scope(|s| {
-        let h = s.spawn(|| gpu.scan(&job, NonceRange::FULL, &generation).unwrap());
-        std::thread::sleep(std::time::Duration::from_millis(200));
+    let (report, latency) = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            let r = gpu.scan(&job, NonceRange::FULL, &generation).unwrap();
+            (r, Instant::now())
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let bumped = Instant::now();
         generation.bump();
-        h.join().unwrap()
+        let (r, done) = h.join().unwrap();
+        (r, done.duration_since(bumped))
     });
     assert!(report.stale);
     assert!(report.hashes < NONCE_SPACE);
+    // At most the dispatches in flight (IN_FLIGHT x the 50 ms target) plus slack; the whole
+    // range would take minutes.
+    eprintln!("GPU stop latency {latency:?}, batch {}", gpu.batch());
+    assert!(
+        latency < Duration::from_millis(1500),
+        "stop latency {latency:?}"
+    );
+}
+
+#[test]
+fn gpu_digests_of_sampled_nonces_equal_sha2() {
+    let Some(gpu) = gpu() else { return };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x6e0_0002);
+    let golden = common::golden();
+    let mut headers: Vec<Header> = golden.iter().map(|g| g.header()).collect();
+    for _ in 0..4 {
+        let mut bytes = [0u8; 80];
+        rng.fill_bytes(&mut bytes);
+        headers.push(Header::from_bytes(bytes));
+    }
+    for header in headers {
+        for range in [
+            NonceRange::new(0, 4096).unwrap(),
+            NonceRange::new(NONCE_SPACE - 4096, NONCE_SPACE).unwrap(),
+            NonceRange::from_start(header.nonce().saturating_sub(100), 1000),
+        ] {
+            let digests = gpu.digests(&header, range).unwrap();
+            assert_eq!(digests.len() as u64, range.len());
+            for (n, d) in (range.start()..range.end()).zip(digests) {
+                let reference = reference_digest(header.with_nonce(n as u32).as_bytes());
+                assert_eq!(d, reference, "header {header} nonce {n:#x}");
+            }
+        }
+    }
 }

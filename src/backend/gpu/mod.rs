@@ -7,10 +7,11 @@
 
 mod shader;
 
-pub use shader::sha256d_wgsl;
+pub use shader::{sha256d_digests_wgsl, sha256d_wgsl};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
@@ -18,7 +19,7 @@ use bytemuck::{Pod, Zeroable};
 use crate::algo::sha256d::{digest_from_midstate, Prepared};
 use crate::backend::cpu::Kernel;
 use crate::backend::ScanReport;
-use crate::chain::hash_meets;
+use crate::chain::{hash_meets, Header};
 use crate::job::{Generation, Job, NonceRange};
 use crate::verify::Candidate;
 
@@ -143,21 +144,50 @@ pub fn grid(groups: u32) -> (u32, u32) {
     (cols, rows)
 }
 
+/// Dispatches kept in flight per device: while the host reads one back, the next runs.
+pub const IN_FLIGHT: usize = 2;
+
+/// Buffers of one in-flight dispatch.
+struct Slot {
+    params: wgpu::Buffer,
+    results: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+}
+
+/// A dispatch that was submitted and is being mapped for reading.
+struct Pending {
+    slot: usize,
+    range: NonceRange,
+    submitted: Instant,
+    index: wgpu::SubmissionIndex,
+    mapped: mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
+}
+
+/// A scan that stopped on a device failure: what was found before it, and the error.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct ScanFailure {
+    /// Everything found (and hashed) before the failure; still to be verified and used.
+    pub found: ScanReport,
+    #[source]
+    pub error: GpuError,
+}
+
 /// One GPU, ready to search.
 pub struct GpuDevice {
     info: DeviceInfo,
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
-    params: wgpu::Buffer,
-    results: wgpu::Buffer,
-    readback: wgpu::Buffer,
+    slots: Vec<Slot>,
     capacity: u32,
     /// Nonces per dispatch, re-tuned after every dispatch towards `kernel_time`.
     batch: AtomicU64,
     /// Wanted duration of one dispatch.
     kernel_time: Duration,
+    /// Set by wgpu's device-lost callback.
+    lost: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl GpuDevice {
@@ -204,70 +234,28 @@ impl GpuDevice {
             ..Default::default()
         }))
         .map_err(|e| fail(e.to_string()))?;
+        let lost = Arc::new(std::sync::Mutex::new(None));
+        let lost_flag = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut l) = lost_flag.lock() {
+                *l = Some(format!("device lost ({reason:?}): {message}"));
+            }
+        });
 
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("sha256d.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(sha256d_wgsl().into()),
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("sha256d"),
-            layout: None,
-            module: &module,
-            entry_point: Some(shader::ENTRY_POINT),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(fail(format!("shader: {e}")));
-        }
-        let params = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("params"),
-            size: std::mem::size_of::<GpuParams>() as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let results_size = 4 * (1 + u64::from(capacity));
-        let results = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("results"),
-            size: results_size,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let readback = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: results_size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("sha256d"),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: results.as_entire_binding(),
-                },
-            ],
-        });
+        let pipeline = compile(&device, &sha256d_wgsl(), "sha256d").map_err(fail)?;
+        let slots = (0..IN_FLIGHT)
+            .map(|_| make_slot(&device, &pipeline, 4 * (1 + u64::from(capacity))))
+            .collect();
         Ok(GpuDevice {
             info,
             device,
             queue,
             pipeline,
-            bind_group,
-            params,
-            results,
-            readback,
+            slots,
             capacity,
             batch: AtomicU64::new(1 << 20),
             kernel_time: DEFAULT_KERNEL_TIME,
+            lost,
         })
     }
 
@@ -275,8 +263,8 @@ impl GpuDevice {
         &self.info
     }
 
-    /// Sets the result-buffer capacity used by later scans (tests use a tiny one to force the
-    /// overflow path). Reopening is not needed: capacity only shrinks.
+    /// Lowers the result-buffer capacity used by later scans (tests use a tiny one to force
+    /// the overflow path).
     pub fn limit_capacity(&mut self, capacity: u32) {
         self.capacity = self.capacity.min(capacity.max(1));
     }
@@ -313,21 +301,25 @@ impl GpuDevice {
     }
 
     fn device_error(&self, reason: impl std::fmt::Display) -> GpuError {
+        let lost = self.lost.lock().ok().and_then(|l| l.clone());
         GpuError::Device {
             name: self.info.name.clone(),
-            reason: reason.to_string(),
+            reason: match lost {
+                Some(lost) => format!("{reason} ({lost})"),
+                None => reason.to_string(),
+            },
         }
     }
 
-    /// Runs one dispatch over `range` (at most `u32::MAX` nonces) and returns the hit count
-    /// and the stored nonces.
-    fn dispatch(&self, job: &Job, range: NonceRange) -> Result<(u32, Vec<u32>), GpuError> {
+    /// Submits one dispatch over `range` (at most 2^32 - 64 nonces) in `slot` and starts
+    /// mapping its results.
+    fn submit(&self, slot: usize, job: &Job, range: NonceRange) -> Pending {
+        let s = &self.slots[slot];
         let params = GpuParams::new(job.prepared(), job, range, self.capacity);
         self.queue
-            .write_buffer(&self.params, 0, bytemuck::bytes_of(&params));
-        self.queue
-            .write_buffer(&self.results, 0, &0u32.to_le_bytes());
-        let groups = (range.len().div_ceil(u64::from(shader::WORKGROUP_SIZE))) as u32;
+            .write_buffer(&s.params, 0, bytemuck::bytes_of(&params));
+        self.queue.write_buffer(&s.results, 0, &0u32.to_le_bytes());
+        let groups = range.len().div_ceil(u64::from(shader::WORKGROUP_SIZE)) as u32;
         let (cols, rows) = grid(groups);
         let mut encoder = self
             .device
@@ -335,26 +327,45 @@ impl GpuDevice {
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
             pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &self.bind_group, &[]);
+            pass.set_bind_group(0, &s.bind_group, &[]);
             pass.dispatch_workgroups(cols, rows, 1);
         }
         let bytes = 4 * (1 + u64::from(self.capacity));
-        encoder.copy_buffer_to_buffer(&self.results, 0, &self.readback, 0, bytes);
-        self.queue.submit([encoder.finish()]);
-
-        let slice = self.readback.slice(0..bytes);
+        encoder.copy_buffer_to_buffer(&s.results, 0, &s.readback, 0, bytes);
+        let index = self.queue.submit([encoder.finish()]);
         let (tx, rx) = mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
+        s.readback
+            .slice(0..bytes)
+            .map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+        Pending {
+            slot,
+            range,
+            submitted: Instant::now(),
+            index,
+            mapped: rx,
+        }
+    }
+
+    /// Waits for `p` and returns its hit count and stored nonces.
+    fn complete(&self, p: &Pending) -> Result<(u32, Vec<u32>), GpuError> {
         self.device
-            .poll(wgpu::PollType::wait_indefinitely())
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(p.index.clone()),
+                timeout: Some(Duration::from_secs(60)),
+            })
             .map_err(|e| self.device_error(e))?;
-        rx.recv()
-            .map_err(|_| self.device_error("buffer mapping was dropped"))?
+        p.mapped
+            .recv()
+            .map_err(|_| self.device_error("result mapping was dropped"))?
             .map_err(|e| self.device_error(format!("mapping results: {e}")))?;
-        let (count, nonces) = {
-            let view = slice
+        let s = &self.slots[p.slot];
+        let bytes = 4 * (1 + u64::from(self.capacity));
+        let out = {
+            let view = s
+                .readback
+                .slice(0..bytes)
                 .get_mapped_range()
                 .map_err(|e| self.device_error(format!("reading results: {e:?}")))?;
             let words: &[u32] = bytemuck::cast_slice(&view);
@@ -362,68 +373,230 @@ impl GpuDevice {
             let stored = count.min(self.capacity) as usize;
             (count, words[1..1 + stored].to_vec())
         };
-        self.readback.unmap();
-        Ok((count, nonces))
+        s.readback.unmap();
+        Ok(out)
     }
 
-    /// Searches `range` of `job`, checking for a stale job between dispatches. A dispatch whose
-    /// result buffer overflowed is rescanned on the CPU, so no hit is lost.
+    /// Searches `range` of `job` with [`IN_FLIGHT`] dispatches queued so the host's readback
+    /// overlaps the next kernel. No new dispatch starts once `generation` moves past the job's;
+    /// those already queued finish and their hits are kept. A dispatch whose result buffer
+    /// overflowed is rescanned on the CPU, so no hit is lost. On a device failure the error
+    /// comes back together with everything found before it.
     pub fn scan(
         &self,
         job: &Job,
         range: NonceRange,
         generation: &Generation,
-    ) -> Result<ScanReport, GpuError> {
+    ) -> Result<ScanReport, ScanFailure> {
         let mut report = ScanReport::default();
         let mut rest = range;
-        while !rest.is_empty() {
-            if generation.is_stale(job.generation) {
-                report.stale = true;
-                break;
+        let mut pending: std::collections::VecDeque<Pending> = Default::default();
+        let mut free: Vec<usize> = (0..self.slots.len()).rev().collect();
+        loop {
+            while !rest.is_empty() && !free.is_empty() {
+                if generation.is_stale(job.generation) {
+                    report.stale = true;
+                    rest = NonceRange::from_start(0, 0);
+                    break;
+                }
+                let (piece, after) = rest.split_at(self.batch());
+                rest = after;
+                let slot = free.pop().expect("checked non-empty");
+                pending.push_back(self.submit(slot, job, piece));
             }
-            let (piece, after) = rest.split_at(self.batch());
-            rest = after;
-            let started = Instant::now();
-            let (count, nonces) = self.dispatch(job, piece)?;
-            if piece.len() == self.batch() {
-                self.tune(piece.len(), started.elapsed());
+            let Some(p) = pending.pop_front() else { break };
+            let (count, nonces) = match self.complete(&p) {
+                Ok(r) => r,
+                Err(error) => {
+                    return Err(ScanFailure {
+                        found: report,
+                        error,
+                    })
+                }
+            };
+            free.push(p.slot);
+            let took = p.submitted.elapsed();
+            if p.range.len() == self.batch() {
+                // With a second dispatch queued behind it, `took` includes waiting for the one
+                // ahead; divided by the dispatches it waited for it estimates one kernel.
+                self.tune(p.range.len(), took / (pending.len() as u32 + 1));
             }
             tracing::debug!(
-                "{}: {} nonces in {:?}, {count} hits",
+                "{}: {} nonces done {:?} after submit, {count} hits",
                 self.info.name,
-                piece.len(),
-                started.elapsed()
+                p.range.len(),
+                took
             );
-            report.hashes += piece.len();
+            report.hashes += p.range.len();
             if count > self.capacity {
                 tracing::warn!(
                     "{}: {count} hits overflowed the result buffer ({}); rescanning {} nonces on the CPU",
                     self.info.name,
                     self.capacity,
-                    piece.len()
+                    p.range.len()
                 );
-                let cpu = crate::backend::cpu::CpuBackend::new(Kernel::best(), 1)
-                    .map_err(|e| self.device_error(e))?;
-                let again = cpu.scan(job, piece, generation);
-                report.candidates.extend(again.candidates);
-                report.hw_errors += again.hw_errors;
+                let again = crate::backend::cpu::CpuBackend::new(Kernel::best(), 1)
+                    .map(|cpu| cpu.scan(job, p.range, &Generation::new()));
+                match again {
+                    Ok(again) => {
+                        report.candidates.extend(again.candidates);
+                        report.hw_errors += again.hw_errors;
+                    }
+                    Err(e) => {
+                        return Err(ScanFailure {
+                            found: report,
+                            error: self.device_error(format!("CPU rescan: {e}")),
+                        })
+                    }
+                }
                 continue;
             }
             for nonce in nonces {
-                let digest = digest_from_midstate(&job.prepared().midstate, &job.header, nonce);
-                if hash_meets(&digest, &job.target) {
-                    report.candidates.push(Candidate { nonce, digest });
-                } else {
-                    tracing::error!(
-                        "hardware error: {} reported nonce {nonce:#010x} of header {}, whose hash does not meet the target",
-                        self.info.name,
-                        job.header
-                    );
-                    report.hw_errors += 1;
-                }
+                self.check_hit(job, nonce, &mut report);
             }
         }
         Ok(report)
+    }
+
+    /// The host's full check of a GPU hit (the same as the CPU backend's).
+    fn check_hit(&self, job: &Job, nonce: u32, report: &mut ScanReport) {
+        let digest = digest_from_midstate(&job.prepared().midstate, &job.header, nonce);
+        if hash_meets(&digest, &job.target) {
+            report.candidates.push(Candidate { nonce, digest });
+        } else {
+            tracing::error!(
+                "hardware error: {} reported nonce {nonce:#010x} of header {}, whose hash does not meet the target",
+                self.info.name,
+                job.header
+            );
+            report.hw_errors += 1;
+        }
+    }
+
+    /// The full SHA-256d digest the GPU computes for each nonce of `range` (at most 65536
+    /// nonces), from the same generated code as the search. For self-tests.
+    pub fn digests(&self, header: &Header, range: NonceRange) -> Result<Vec<[u8; 32]>, GpuError> {
+        assert!(range.len() <= 1 << 16, "at most 65536 nonces");
+        let pipeline = compile(&self.device, &sha256d_digests_wgsl(), "digests")
+            .map_err(|e| self.device_error(e))?;
+        let slot = make_slot(&self.device, &pipeline, 4 * (1 + 8 * range.len()));
+        let job = Job::new("digests", *header, crate::chain::Target::MAX, range, 0);
+        let params = GpuParams::new(job.prepared(), &job, range, 8 * range.len() as u32);
+        self.queue
+            .write_buffer(&slot.params, 0, bytemuck::bytes_of(&params));
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &slot.bind_group, &[]);
+            let (cols, rows) = grid(range.len().div_ceil(64) as u32);
+            pass.dispatch_workgroups(cols, rows, 1);
+        }
+        let bytes = 4 * (1 + 8 * range.len());
+        encoder.copy_buffer_to_buffer(&slot.results, 0, &slot.readback, 0, bytes);
+        let index = self.queue.submit([encoder.finish()]);
+        let (tx, rx) = mpsc::channel();
+        slot.readback
+            .slice(..)
+            .map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: Some(Duration::from_secs(60)),
+            })
+            .map_err(|e| self.device_error(e))?;
+        rx.recv()
+            .map_err(|_| self.device_error("mapping dropped"))?
+            .map_err(|e| self.device_error(e))?;
+        let view = slot
+            .readback
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| self.device_error(format!("{e:?}")))?;
+        let words: &[u32] = bytemuck::cast_slice(&view);
+        Ok(words[1..]
+            .chunks_exact(8)
+            .map(|w| {
+                let mut d = [0u8; 32];
+                for (k, word) in w.iter().enumerate() {
+                    // The shader stores each hash word byte-swapped (as compared): undo that.
+                    d[4 * k..4 * k + 4].copy_from_slice(&word.to_le_bytes());
+                }
+                d
+            })
+            .collect())
+    }
+}
+
+/// Compiles `source` into a compute pipeline, turning validation errors into a message.
+fn compile(
+    device: &wgpu::Device,
+    source: &str,
+    label: &str,
+) -> Result<wgpu::ComputePipeline, String> {
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: None,
+        module: &module,
+        entry_point: Some(shader::ENTRY_POINT),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    match pollster::block_on(scope.pop()) {
+        Some(e) => Err(format!("shader {label}: {e}")),
+        None => Ok(pipeline),
+    }
+}
+
+fn make_slot(device: &wgpu::Device, pipeline: &wgpu::ComputePipeline, results_size: u64) -> Slot {
+    let params = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("params"),
+        size: std::mem::size_of::<GpuParams>() as u64,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let results = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("results"),
+        size: results_size,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_SRC
+            | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let readback = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: results_size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("sha256d"),
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: params.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: results.as_entire_binding(),
+            },
+        ],
+    });
+    Slot {
+        params,
+        results,
+        readback,
+        bind_group,
     }
 }
 

@@ -83,7 +83,7 @@ fn schedule(w: &str, i: usize) -> String {
     )
 }
 
-fn body() -> String {
+fn body(mode: Mode) -> String {
     // ---- First hash, second block: rounds 0..=2 precomputed, round 3 is three adds.
     let mut r = Rounds {
         out: String::new(),
@@ -191,7 +191,9 @@ fn body() -> String {
     let e61 = r.v[Rounds::at(60, 3)].clone();
     r.line(format!("let h7 = {e61} + {};", hex(IV[7])));
     r.line("let top = bswap(h7);");
-    r.line("if (top > params.target_words[7]) {\n        return;\n    }");
+    if mode == Mode::Search {
+        r.line("if (top > params.target_words[7]) {\n        return;\n    }");
+    }
 
     // ---- Hit path: the rest of the hash and the full 256-bit compare.
     let deferred = std::mem::take(&mut r.deferred);
@@ -203,6 +205,13 @@ fn body() -> String {
     for k in 0..8 {
         let v = r.v[k].clone();
         r.line(format!("let hash{k} = bswap({v} + {});", hex(IV[k])));
+    }
+    if mode == Mode::Digests {
+        for k in 0..8 {
+            r.line(format!("results.nonces[index * 8u + {k}u] = hash{k};"));
+        }
+        out.push_str(&r.out);
+        return out;
     }
     // Compare from the most significant word (hash7) down; equal everywhere is a hit.
     r.line("var decided = false;");
@@ -217,10 +226,29 @@ fn body() -> String {
     out
 }
 
+/// What the generated body does at its end.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Early reject, full compare, record the nonce of a hit.
+    Search,
+    /// Store every nonce's full digest words (self-test of the same code).
+    Digests,
+}
+
+fn build(mode: Mode) -> String {
+    assert!(TEMPLATE.contains(MARKER), "shader template lost its marker");
+    TEMPLATE.replace(&format!("    {MARKER}\n"), &body(mode))
+}
+
 /// The complete WGSL source of the SHA-256d search shader.
 pub fn sha256d_wgsl() -> String {
-    assert!(TEMPLATE.contains(MARKER), "shader template lost its marker");
-    TEMPLATE.replace(&format!("    {MARKER}\n"), &body())
+    build(Mode::Search)
+}
+
+/// The same computation storing each nonce's digest words (byte-swapped words, hash word 0
+/// first) at `results.nonces[8 * index ..]`: for checking the GPU's digests against sha2.
+pub fn sha256d_digests_wgsl() -> String {
+    build(Mode::Digests)
 }
 
 #[cfg(test)]
@@ -230,17 +258,22 @@ mod tests {
     /// The shader parses and validates with naga (what wgpu runs before any driver sees it),
     /// no GPU needed.
     #[test]
-    fn shader_validates_with_naga() {
-        let source = sha256d_wgsl();
-        let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| {
-            panic!("{}", e.emit_to_string(&source));
+    fn shaders_validate_with_naga() {
+        for source in [sha256d_wgsl(), sha256d_digests_wgsl()] {
+            validate(&source);
+        }
+    }
+
+    fn validate(source: &str) {
+        let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| {
+            panic!("{}", e.emit_to_string(source));
         });
         naga::valid::Validator::new(
             naga::valid::ValidationFlags::all(),
             naga::valid::Capabilities::empty(),
         )
         .validate(&module)
-        .unwrap_or_else(|e| panic!("{}", e.emit_to_string(&source)));
+        .unwrap_or_else(|e| panic!("{}", e.emit_to_string(source)));
         assert!(module.entry_points.iter().any(|e| e.name == ENTRY_POINT));
     }
 
