@@ -42,5 +42,37 @@ fn sha256d(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sha256d);
+/// The WGSL kernel on the first GPU adapter (lavapipe here), 2^20 nonces per iteration.
+#[cfg(feature = "gpu")]
+fn sha256d_gpu(c: &mut Criterion) {
+    use hashrig::backend::gpu::GpuDevice;
+    use hashrig::job::Generation;
+    let gpu = match GpuDevice::open_all(None) {
+        Ok(mut gpus) => gpus.remove(0),
+        Err(e) => {
+            eprintln!("sha256d-gpu skipped: {e}");
+            return;
+        }
+    };
+    let job = synthetic_job(0, 0);
+    let generation = Generation::new();
+    let nonces: u64 = 1 << 20;
+    let mut group = c.benchmark_group("sha256d-gpu");
+    group.throughput(Throughput::Elements(nonces));
+    group.sample_size(10);
+    let mut start = 0u32;
+    group.bench_function(BenchmarkId::new("wgsl", &gpu.info().name), |b| {
+        b.iter(|| {
+            let range = NonceRange::from_start(start, nonces);
+            start = start.wrapping_add(nonces as u32);
+            black_box(gpu.scan(&job, range, &generation).expect("GPU scan"));
+        })
+    });
+    group.finish();
+}
+
+#[cfg(not(feature = "gpu"))]
+fn sha256d_gpu(_c: &mut Criterion) {}
+
+criterion_group!(benches, sha256d, sha256d_gpu);
 criterion_main!(benches);

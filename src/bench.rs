@@ -30,6 +30,8 @@ pub struct BenchConfig {
     pub threads: usize,
     /// Measuring time per row.
     pub seconds: f64,
+    /// Also measure the CPU and every GPU together on one job (`--backend all`).
+    pub together: bool,
 }
 
 /// Why a benchmark could not run.
@@ -222,6 +224,116 @@ pub fn measure_gpu(
     })
 }
 
+/// Measures the CPU backend and every GPU working at once on one synthetic job: each takes
+/// disjoint nonce ranges, sized to its own batch, from one shared cursor.
+#[cfg(feature = "gpu")]
+pub fn measure_together(
+    cpu: &CpuBackend,
+    gpus: &[crate::backend::gpu::GpuDevice],
+    seconds: f64,
+    progress: &mut dyn FnMut(f64),
+) -> Result<BenchResult, BenchError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    // Nonces are numbered across rounds: virtual nonce v is nonce v mod 2^32 of round v / 2^32.
+    let cursor = AtomicU64::new(0);
+    let generation = &Generation::new();
+    let verifier = Verifier::new();
+    let hashes = AtomicU64::new(0);
+    let hw_errors = AtomicU64::new(0);
+    let failure: Mutex<Option<BenchError>> = Mutex::new(None);
+    let budget = Duration::from_secs_f64(seconds);
+    let start = Instant::now();
+
+    // One loop per backend: take a range, scan it, count it.
+    let work =
+        |batch: &dyn Fn() -> u64,
+         scan: &dyn Fn(&Job, NonceRange) -> Result<crate::backend::ScanReport, BenchError>,
+         tick: &dyn Fn(u64)| {
+            let mut job: Option<Job> = None;
+            while start.elapsed() < budget && !generation.is_stale(0) {
+                let want = batch();
+                let v = cursor.fetch_add(want, Ordering::Relaxed);
+                let round = (v >> 32) as u32;
+                // A range never crosses into the next round.
+                let range = NonceRange::from_start(v as u32, want);
+                if job
+                    .as_ref()
+                    .is_none_or(|j| j.id != format!("bench-{round}"))
+                {
+                    job = Some(synthetic_job(round, 0));
+                }
+                let job = job.as_ref().expect("set above");
+                match scan(job, range) {
+                    Ok(report) => {
+                        hashes.fetch_add(report.hashes, Ordering::Relaxed);
+                        hw_errors.fetch_add(report.hw_errors, Ordering::Relaxed);
+                        for c in report.candidates {
+                            let _ = verifier.verify(&job.header, &job.target, c);
+                        }
+                    }
+                    Err(e) => {
+                        *failure.lock().expect("no panic while held") = Some(e);
+                        generation.bump();
+                    }
+                }
+                tick(hashes.load(Ordering::Relaxed));
+            }
+        };
+    std::thread::scope(|s| {
+        for gpu in gpus {
+            let work = &work;
+            s.spawn(move || {
+                work(
+                    &|| gpu.batch(),
+                    &|job, range| {
+                        gpu.scan(job, range, generation)
+                            .map_err(|f| BenchError::Gpu(f.error))
+                    },
+                    &|_| {},
+                )
+            });
+        }
+        // About 50 ms of CPU work per range once the rate is known.
+        // The CPU loop runs on this thread and draws the progress line.
+        let cpu_batch = AtomicU64::new((1 << 16) * cpu.threads() as u64);
+        let progress = std::cell::RefCell::new(progress);
+        work(
+            &|| cpu_batch.load(Ordering::Relaxed),
+            &|job, range| {
+                let t = Instant::now();
+                let report = cpu.scan(job, range, generation);
+                let rate = report.hashes as f64 / t.elapsed().as_secs_f64().max(1e-9);
+                cpu_batch.store(
+                    ((rate * 0.05) as u64).clamp(1 << 12, 1 << 30),
+                    Ordering::Relaxed,
+                );
+                Ok(report)
+            },
+            &|total| (progress.borrow_mut())(total as f64 / start.elapsed().as_secs_f64()),
+        );
+    });
+    if let Some(e) = failure.into_inner().expect("no panic while held") {
+        return Err(e);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let hashes = hashes.into_inner();
+    let mut devices = vec![cpu_name()];
+    devices.extend(gpus.iter().map(|g| g.info().name.clone()));
+    Ok(BenchResult {
+        backend: "all".to_string(),
+        device: devices.join(" + "),
+        kernel: format!("{}+wgsl", cpu.kernel().name()),
+        threads: cpu.threads(),
+        hashes,
+        seconds: elapsed,
+        hashrate: hashes as f64 / elapsed,
+        hw_errors: hw_errors.into_inner() + verifier.hw_errors(),
+        ratio: 0.0,
+    })
+}
+
 /// Runs the benchmark: baseline, the chosen kernels at one thread, then the chosen kernel at
 /// `config.threads`. `progress(row, rows, label, rate)` is called while it runs.
 pub fn run(
@@ -238,7 +350,7 @@ pub fn run(
     let gpu_rows = config.gpus.len();
     #[cfg(not(feature = "gpu"))]
     let gpu_rows = 0;
-    let rows = 1 + gpu_rows + single.len() + usize::from(config.cpu);
+    let rows = 1 + gpu_rows + single.len() + usize::from(config.cpu) + usize::from(config.together);
 
     progress(1, rows, "sha2 baseline x1", 0.0);
     let baseline = measure_baseline(config.seconds);
@@ -264,6 +376,16 @@ pub fn run(
         let label = format!("cpu {} x{threads}", kernel.name());
         let mut result = measure_cpu(kernel, threads, config.seconds, &mut |rate| {
             progress(row, rows, &label, rate)
+        })?;
+        result.ratio = result.hashrate / baseline.hashrate;
+        results.push(result);
+    }
+    #[cfg(feature = "gpu")]
+    if config.together {
+        let row = results.len() + 2;
+        let cpu = CpuBackend::new(chosen, config.threads)?;
+        let mut result = measure_together(&cpu, &config.gpus, config.seconds, &mut |rate| {
+            progress(row, rows, "all together", rate)
         })?;
         result.ratio = result.hashrate / baseline.hashrate;
         results.push(result);

@@ -42,6 +42,8 @@ pub enum BackendChoice {
     Cpu,
     /// GPUs only (an error when there is none).
     Gpu,
+    /// The CPU and every GPU: each alone, then all together on one job.
+    All,
     /// Every hardware GPU and the CPU; the CPU alone when there is no GPU. Software adapters
     /// (lavapipe, llvmpipe) are left to `--backend gpu`.
     Auto,

@@ -104,7 +104,7 @@ fn open_gpus(args: &BenchArgs) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> 
     let kernel_time = std::time::Duration::from_millis(args.gpu_kernel_ms);
     let opened = match args.backend {
         BackendChoice::Cpu => return Ok(vec![]),
-        BackendChoice::Gpu => GpuDevice::open_all(args.gpu.as_deref())?,
+        BackendChoice::Gpu | BackendChoice::All => GpuDevice::open_all(args.gpu.as_deref())?,
         BackendChoice::Auto => match GpuDevice::open_all(args.gpu.as_deref()) {
             Ok(gpus) => gpus
                 .into_iter()
@@ -114,6 +114,15 @@ fn open_gpus(args: &BenchArgs) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> 
             Err(e) => return Err(e.into()),
         },
     };
+    if args.backend == BackendChoice::All {
+        for g in opened.iter().filter(|g| g.info().device_type == "Cpu") {
+            eprintln!(
+                "note: {} is a software adapter running on the same CPU cores: together they \
+                 will hash less than the CPU alone",
+                g.info().name
+            );
+        }
+    }
     if args.backend == BackendChoice::Auto && opened.is_empty() {
         eprintln!("no hardware GPU adapter found: benchmarking the CPU only (software adapters such as lavapipe run with --backend gpu)");
     }
@@ -154,6 +163,7 @@ fn bench_config(args: &BenchArgs) -> Result<BenchConfig> {
         kernel,
         threads,
         seconds: args.seconds,
+        together: args.backend == BackendChoice::All,
     })
 }
 
@@ -192,13 +202,13 @@ fn print_table(report: &BenchReport) {
     );
     println!();
     println!(
-        "{:<8} {:<8} {:>7} {:>14} {:>12} {:>9}  device",
+        "{:<8} {:<12} {:>7} {:>14} {:>12} {:>9}  device",
         "backend", "kernel", "threads", "hash rate", "vs baseline", "hw errors"
     );
     for r in &report.results {
         let kernel = r.kernel.split(' ').next().unwrap_or_default();
         println!(
-            "{:<8} {:<8} {:>7} {:>14} {:>11.2}x {:>9}  {}",
+            "{:<8} {:<12} {:>7} {:>14} {:>11.2}x {:>9}  {}",
             r.backend,
             kernel,
             r.threads,
