@@ -9,5 +9,6 @@ pub mod backend;
 pub mod bench;
 pub mod chain;
 pub mod job;
+pub mod source;
 pub mod stats;
 pub mod verify;

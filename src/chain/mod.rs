@@ -1,6 +1,8 @@
 //! Consensus pieces: the 80-byte block header and proof-of-work targets, on the `bitcoin`
 //! crate's types.
 
+pub mod block;
+pub mod coinbase;
 pub mod header;
 pub mod target;
 

@@ -1,0 +1,90 @@
+//! Solo mining work from a node: getblocktemplate in, submitblock out (Bitcoin Core and bcoin).
+
+pub mod rpc;
+pub mod template;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::chain::block::Template;
+pub use rpc::{Auth, RpcClient, RpcError};
+pub use template::{parse_template, TemplateError};
+
+/// Errors from a node work source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
+
+impl NodeError {
+    /// Worth waiting out (the node is down, starting or syncing).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, NodeError::Rpc(e) if e.is_transient())
+    }
+}
+
+/// What the node said about a submitted block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    Accepted,
+    /// The node's reason ("high-hash", "bad-txnmrklroot", "duplicate", ...).
+    Rejected(String),
+}
+
+/// A node's RPC interface.
+#[derive(Clone, Debug)]
+pub struct Node {
+    rpc: RpcClient,
+}
+
+/// How long a longpoll may hang before we ask again.
+pub const LONGPOLL_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Node {
+    pub fn new(rpc: RpcClient) -> Self {
+        Node { rpc }
+    }
+
+    pub fn url(&self) -> &str {
+        self.rpc.url()
+    }
+
+    /// getblocktemplate with the segwit rule; with `longpoll_id`, waits until the node has a
+    /// newer template (BIP22 long polling).
+    pub fn template(&self, longpoll_id: Option<&str>) -> Result<Template, NodeError> {
+        let mut request = json!({"rules": ["segwit"], "capabilities": ["coinbasetxn", "workid", "coinbase/append", "longpoll"]});
+        let rpc = match longpoll_id {
+            Some(id) => {
+                request["longpollid"] = Value::String(id.to_string());
+                self.rpc.with_timeout(LONGPOLL_TIMEOUT)
+            }
+            None => self.rpc.clone(),
+        };
+        let result = rpc.call("getblocktemplate", json!([request]))?;
+        Ok(parse_template(&result)?)
+    }
+
+    /// submitblock: `null` means accepted, a string is the rejection reason.
+    pub fn submit(&self, block_hex: &str) -> Result<SubmitOutcome, RpcError> {
+        match self.rpc.call("submitblock", json!([block_hex]))? {
+            Value::Null => Ok(SubmitOutcome::Accepted),
+            Value::String(reason) => Ok(SubmitOutcome::Rejected(reason)),
+            other => Ok(SubmitOutcome::Rejected(other.to_string())),
+        }
+    }
+
+    /// getblockcount.
+    pub fn block_count(&self) -> Result<u64, RpcError> {
+        let v = self.rpc.call("getblockcount", json!([]))?;
+        v.as_u64().ok_or_else(|| RpcError::Malformed {
+            url: self.rpc.url().to_string(),
+            method: "getblockcount".into(),
+            reason: format!("not a number: {v}"),
+        })
+    }
+}
