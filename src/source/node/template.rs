@@ -52,7 +52,7 @@ fn str_field<'a>(v: &'a Value, field: &str) -> Result<&'a str, TemplateError> {
 }
 
 fn hex_bytes(field: &str, s: &str) -> Result<Vec<u8>, TemplateError> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(err(field, "hex of odd length"));
     }
     (0..s.len() / 2)
