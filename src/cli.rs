@@ -22,6 +22,76 @@ pub enum Command {
     Bench(BenchArgs),
     /// List every GPU adapter: index, name, backend, device type, driver.
     Devices(DevicesArgs),
+    /// Solo-mine against your own node (getblocktemplate / submitblock).
+    Mine(MineArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("credentials").required(true).args(["rpc_user", "rpc_cookie"])))]
+#[command(group(clap::ArgGroup::new("payout_to").required(true).args(["payout", "payout_script"])))]
+pub struct MineArgs {
+    /// The node's JSON-RPC URL, e.g. http://127.0.0.1:8332 (regtest 18443, testnet4 48332,
+    /// signet 38332).
+    #[arg(long, value_name = "URL")]
+    pub node: String,
+    /// RPC user (with --rpc-password).
+    #[arg(long, value_name = "USER", requires = "rpc_password")]
+    pub rpc_user: Option<String>,
+    /// RPC password (or the HASHRIG_RPC_PASSWORD environment variable).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "HASHRIG_RPC_PASSWORD",
+        hide_env_values = true
+    )]
+    pub rpc_password: Option<String>,
+    /// Bitcoin Core's cookie file (e.g. ~/.bitcoin/regtest/.cookie), re-read on every call.
+    #[arg(long, value_name = "FILE", conflicts_with = "rpc_user")]
+    pub rpc_cookie: Option<std::path::PathBuf>,
+    /// Pay the block reward to this address (checked against the node's network).
+    #[arg(long, value_name = "ADDRESS")]
+    pub payout: Option<String>,
+    /// Pay the block reward to this raw output script (hex).
+    #[arg(long, value_name = "HEX")]
+    pub payout_script: Option<String>,
+    /// Which backends mine.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// CPU kernel (default: the fastest this CPU runs).
+    #[arg(long, value_name = "NAME")]
+    pub kernel: Option<String>,
+    /// CPU threads (default: every core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: Option<u32>,
+    /// Use only this GPU: its index in `hashrig devices`, or part of its name.
+    #[arg(long, value_name = "INDEX|NAME")]
+    pub gpu: Option<String>,
+    /// Target duration of one GPU dispatch in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub gpu_kernel_ms: u64,
+    /// Exit (status 0) after this many blocks are accepted.
+    #[arg(long, value_name = "N")]
+    pub blocks: Option<u64>,
+    /// Exit after this many seconds.
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+    /// Found blocks not yet answered by the node are kept here and retried.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "hashrig-found-blocks.jsonl"
+    )]
+    pub journal: std::path::PathBuf,
+    /// Template polling interval in milliseconds when the node does not long-poll.
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub poll_ms: u64,
+    /// Seconds to wait for one RPC answer.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub rpc_timeout: u64,
+    /// Testing aid: search for this compact target (hex bits) instead of the block's when it
+    /// is harder; blocks must still meet the block's own target.
+    #[arg(long, value_name = "HEX", hide = true)]
+    pub share_bits: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,8 @@ pub mod backend;
 pub mod bench;
 pub mod chain;
 pub mod job;
+pub mod mine;
 pub mod source;
 pub mod stats;
+pub mod submit;
 pub mod verify;

@@ -65,6 +65,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Bench(args) => bench_command(args),
         Command::Devices(args) => devices_command(args),
+        Command::Mine(args) => mine_command(args),
     }
 }
 
@@ -99,13 +100,17 @@ fn devices_command(_args: cli::DevicesArgs) -> Result<()> {
 
 /// Opens the GPUs `args` asks for; `auto` keeps hardware GPUs only and may find none.
 #[cfg(feature = "gpu")]
-fn open_gpus(args: &BenchArgs) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> {
+fn open_gpus(
+    backend: BackendChoice,
+    selector: Option<&str>,
+    kernel_ms: u64,
+) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> {
     use hashrig::backend::gpu::{GpuDevice, GpuError};
-    let kernel_time = std::time::Duration::from_millis(args.gpu_kernel_ms);
-    let opened = match args.backend {
+    let kernel_time = std::time::Duration::from_millis(kernel_ms);
+    let opened = match backend {
         BackendChoice::Cpu => return Ok(vec![]),
-        BackendChoice::Gpu | BackendChoice::All => GpuDevice::open_all(args.gpu.as_deref())?,
-        BackendChoice::Auto => match GpuDevice::open_all(args.gpu.as_deref()) {
+        BackendChoice::Gpu | BackendChoice::All => GpuDevice::open_all(selector)?,
+        BackendChoice::Auto => match GpuDevice::open_all(selector) {
             Ok(gpus) => gpus
                 .into_iter()
                 .filter(|g| g.info().device_type != "Cpu")
@@ -114,7 +119,7 @@ fn open_gpus(args: &BenchArgs) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> 
             Err(e) => return Err(e.into()),
         },
     };
-    if args.backend == BackendChoice::All {
+    if backend == BackendChoice::All {
         for g in opened.iter().filter(|g| g.info().device_type == "Cpu") {
             eprintln!(
                 "note: {} is a software adapter running on the same CPU cores: together they \
@@ -123,8 +128,8 @@ fn open_gpus(args: &BenchArgs) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> 
             );
         }
     }
-    if args.backend == BackendChoice::Auto && opened.is_empty() {
-        eprintln!("no hardware GPU adapter found: benchmarking the CPU only (software adapters such as lavapipe run with --backend gpu)");
+    if backend == BackendChoice::Auto && opened.is_empty() {
+        eprintln!("no hardware GPU adapter found: using the CPU only (software adapters such as lavapipe run with --backend gpu)");
     }
     Ok(opened
         .into_iter()
@@ -133,6 +138,124 @@ fn open_gpus(args: &BenchArgs) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> 
             g
         })
         .collect())
+}
+
+/// Checks the mine flags into a [`MineConfig`] and opens the backends.
+fn mine_config(args: &cli::MineArgs) -> Result<hashrig::mine::MineConfig> {
+    use hashrig::mine::{MineConfig, Payout, Worker};
+    use hashrig::source::node::{Auth, Node, RpcClient};
+
+    let auth = match (&args.rpc_user, &args.rpc_password, &args.rpc_cookie) {
+        (_, _, Some(cookie)) => Auth::Cookie(cookie.clone()),
+        (Some(user), Some(password), None) => Auth::UserPass {
+            user: user.clone(),
+            password: password.clone(),
+        },
+        _ => {
+            return Err(usage(
+                "give --rpc-user with --rpc-password, or --rpc-cookie",
+            ))
+        }
+    };
+    let rpc = RpcClient::new(
+        &args.node,
+        auth,
+        std::time::Duration::from_secs(args.rpc_timeout),
+    )
+    .map_err(usage)?;
+    let payout = match (&args.payout, &args.payout_script) {
+        (Some(address), None) => Payout::Address(
+            address
+                .parse()
+                .map_err(|e| usage(format!("--payout {address:?} is not an address: {e}")))?,
+        ),
+        (None, Some(hex)) => {
+            let bytes = parse_hex(hex).map_err(|e| usage(format!("--payout-script: {e}")))?;
+            if bytes.is_empty() || bytes.len() > 10_000 {
+                return Err(usage("--payout-script must be 1 to 10000 bytes"));
+            }
+            Payout::Script(bitcoin::ScriptBuf::from_bytes(bytes))
+        }
+        _ => return Err(usage("give one of --payout and --payout-script")),
+    };
+    let share_bits = match &args.share_bits {
+        None => None,
+        Some(hex) => Some(hashrig::chain::CompactTarget::from_consensus(
+            u32::from_str_radix(hex.trim_start_matches("0x"), 16)
+                .map_err(|_| usage(format!("--share-bits {hex:?} is not hex")))?,
+        )),
+    };
+    if let Some(d) = args.duration {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(usage(format!("--duration must be more than 0, got {d}")));
+        }
+    }
+    let mut workers = Vec::new();
+    if args.backend != BackendChoice::Gpu {
+        let kernel = match &args.kernel {
+            None => Kernel::best(),
+            Some(name) => {
+                let kind: KernelKind = name.parse().map_err(usage)?;
+                Kernel::new(kind).map_err(usage)?
+            }
+        };
+        let threads = args.threads.map(|n| n as usize).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        workers.push(Worker::Cpu(hashrig::backend::cpu::CpuBackend::new(
+            kernel, threads,
+        )?));
+    }
+    #[cfg(feature = "gpu")]
+    for gpu in open_gpus(args.backend, args.gpu.as_deref(), args.gpu_kernel_ms)? {
+        workers.insert(0, Worker::Gpu(gpu));
+    }
+    #[cfg(not(feature = "gpu"))]
+    if args.backend == BackendChoice::Gpu {
+        return Err(usage("this hashrig was built without the `gpu` feature"));
+    }
+    Ok(MineConfig {
+        node: Node::new(rpc),
+        payout,
+        workers,
+        blocks: args.blocks,
+        duration: args.duration.map(std::time::Duration::from_secs_f64),
+        journal: hashrig::submit::Journal::open(&args.journal)?,
+        poll: std::time::Duration::from_millis(args.poll_ms),
+        share_bits,
+    })
+}
+
+fn parse_hex(hex: &str) -> std::result::Result<Vec<u8>, String> {
+    let hex = hex.trim();
+    if !hex.len().is_multiple_of(2) {
+        return Err("hex of odd length".into());
+    }
+    (0..hex.len() / 2)
+        .map(|i| {
+            u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                .map_err(|_| format!("not hex: {:?}", &hex[2 * i..2 * i + 2]))
+        })
+        .collect()
+}
+
+fn mine_command(args: cli::MineArgs) -> Result<()> {
+    let config = mine_config(&args)?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let summary = hashrig::mine::run(config, stop)?;
+    eprintln!(
+        "summary: accepted {} rejected {} kept {} hashes {} hw_errors {} switches {} max_switch_ms {:.1}",
+        summary.accepted,
+        summary.rejected,
+        summary.kept,
+        summary.hashes,
+        summary.hw_errors,
+        summary.switches,
+        summary.max_switch.as_secs_f64() * 1000.0
+    );
+    Ok(())
 }
 
 /// Checks the bench flags into a [`BenchConfig`].
@@ -159,7 +282,7 @@ fn bench_config(args: &BenchArgs) -> Result<BenchConfig> {
     Ok(BenchConfig {
         cpu: args.backend != BackendChoice::Gpu,
         #[cfg(feature = "gpu")]
-        gpus: open_gpus(args)?,
+        gpus: open_gpus(args.backend, args.gpu.as_deref(), args.gpu_kernel_ms)?,
         kernel,
         threads,
         seconds: args.seconds,

@@ -78,6 +78,21 @@ impl Node {
         }
     }
 
+    /// getblockchaininfo's `chain`: "main", "test", "testnet4", "signet", "regtest".
+    pub fn chain(&self) -> Result<String, NodeError> {
+        let v = self.rpc.call("getblockchaininfo", json!([]))?;
+        v.get("chain")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                NodeError::Rpc(RpcError::Malformed {
+                    url: self.rpc.url().to_string(),
+                    method: "getblockchaininfo".into(),
+                    reason: "no \"chain\" string".into(),
+                })
+            })
+    }
+
     /// getblockcount.
     pub fn block_count(&self) -> Result<u64, RpcError> {
         let v = self.rpc.call("getblockcount", json!([]))?;
