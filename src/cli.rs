@@ -23,7 +23,7 @@ pub enum Command {
     /// List every GPU adapter: index, name, backend, device type, driver.
     Devices(DevicesArgs),
     /// Solo-mine against your own node (getblocktemplate / submitblock).
-    Mine(MineArgs),
+    Mine(Box<MineArgs>),
 }
 
 #[derive(Debug, clap::Args)]

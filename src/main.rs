@@ -65,7 +65,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Bench(args) => bench_command(args),
         Command::Devices(args) => devices_command(args),
-        Command::Mine(args) => mine_command(args),
+        Command::Mine(args) => mine_command(*args),
     }
 }
 
