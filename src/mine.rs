@@ -516,8 +516,9 @@ pub fn run(config: MineConfig, stop: Arc<AtomicBool>) -> Result<MineSummary, Min
                 last_rate = Instant::now();
             }
         };
+        // A stop request is a switch too: every backend leaves its work within one batch.
         board.stop.store(true, Ordering::Relaxed);
-        board.generation.bump();
+        board.bump();
         outcome
     });
     summary.hashes = board.hashes.load(Ordering::Relaxed);

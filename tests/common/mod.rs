@@ -1,6 +1,8 @@
 //! Test support shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod bcoin;
+
 use hashrig::backend::cpu::{Kernel, KernelKind};
 use hashrig::chain::Header;
 use serde::Deserialize;

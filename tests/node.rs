@@ -1,0 +1,460 @@
+//! `hashrig mine` against a real Bitcoin node (bcoin regtest) and against broken ones.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::bcoin::{free_port, Bcoin, Proxy, API_KEY};
+use serde_json::{json, Value};
+
+/// A payout script (P2WPKH of a fixed key hash).
+const PAYOUT: &str = "0014751e76e8199196d454941c45d1b3a323f1433bd6";
+
+fn hashrig() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hashrig"))
+}
+
+fn journal_path(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("hashrig-{name}-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn mine_args(url: &str, journal: &std::path::Path) -> Vec<String> {
+    vec![
+        "mine".into(),
+        "--node".into(),
+        url.into(),
+        "--rpc-user".into(),
+        "hashrig".into(),
+        "--rpc-password".into(),
+        API_KEY.into(),
+        "--payout-script".into(),
+        PAYOUT.into(),
+        "--backend".into(),
+        "cpu".into(),
+        "--poll-ms".into(),
+        "100".into(),
+        "--journal".into(),
+        journal.display().to_string(),
+    ]
+}
+
+fn run(args: &[String], limit: Duration) -> Output {
+    let mut child = hashrig()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "hashrig did not finish in {limit:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `accepted block H HASH` lines of a run.
+fn accepted(out: &Output) -> Vec<(u64, String)> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("accepted block ")?;
+            let mut it = rest.split_whitespace();
+            Some((it.next()?.parse().ok()?, it.next()?.to_string()))
+        })
+        .collect()
+}
+
+fn coinbase_script(node: &Bcoin, block_hash: &str) -> String {
+    let block = node.rpc("getblock", json!([block_hash, true, true]));
+    let coinbase = &block["tx"][0];
+    coinbase["vout"][0]["scriptPubKey"]["hex"]
+        .as_str()
+        .unwrap_or_else(|| panic!("coinbase output script in {coinbase}"))
+        .to_string()
+}
+
+#[test]
+fn mines_five_blocks_from_genesis_to_a_raw_script() {
+    let Some(node) = Bcoin::start(false) else {
+        return;
+    };
+    let journal = journal_path("five");
+    let mut args = mine_args(&node.url(), &journal);
+    args.extend(["--blocks".into(), "5".into()]);
+    let out = run(&args, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blocks = accepted(&out);
+    assert_eq!(
+        blocks.iter().map(|b| b.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(node.height(), 5);
+    let best = node.rpc("getbestblockhash", json!([]));
+    assert_eq!(best.as_str().unwrap(), blocks[4].1);
+    for (_, hash) in &blocks {
+        assert_eq!(
+            coinbase_script(&node, hash),
+            PAYOUT,
+            "payout in block {hash}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("hw_errors 0"), "{stderr}");
+    assert!(
+        std::fs::read_to_string(&journal).unwrap().trim().is_empty(),
+        "journal emptied"
+    );
+}
+
+#[test]
+fn mines_a_block_with_mempool_witness_transactions() {
+    let Some(node) = Bcoin::start(true) else {
+        return;
+    };
+    // A witness (P2WPKH) wallet; mature coinbases to it and segwit active.
+    node.wallet_call("PUT", "/wallet/seg", json!({"witness": true}));
+    let address = node.wallet("/wallet/seg/address", json!({"account": "default"}))["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    node.rpc("generatetoaddress", json!([450, address]));
+    // No getblocktemplate before the transactions are in: bcoin keeps a template for ~10 s.
+
+    let mut txids = Vec::new();
+    for _ in 0..3 {
+        let to = node.wallet("/wallet/seg/address", json!({"account": "default"}))["address"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let tx = node.wallet(
+            "/wallet/seg/send",
+            // bcoin's miner leaves out "free" transactions (fee under its minimum on the full
+            // size): pay 20 sat/vB.
+            json!({"rate": 20_000, "outputs": [{"value": 110_000_000, "address": to}]}),
+        );
+        let txid = tx["hash"]
+            .as_str()
+            .unwrap_or_else(|| panic!("send: {tx}"))
+            .to_string();
+        // Spends a P2WPKH output: the transaction carries witness data.
+        // The wallet answers before the node's mempool has it: wait for it there.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let raw = loop {
+            match node.try_rpc("getrawtransaction", json!([txid, true])) {
+                Ok(raw) => break raw,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("{txid} never reached the mempool: {e}")
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        assert!(
+            raw["vin"][0]["txinwitness"]
+                .as_array()
+                .is_some_and(|w| !w.is_empty()),
+            "{raw}"
+        );
+        txids.push(txid);
+    }
+    let template = node.rpc("getblocktemplate", json!([{"rules": ["segwit"]}]));
+    assert!(
+        template["rules"].to_string().contains("segwit"),
+        "segwit active: {template}"
+    );
+    assert_eq!(template["transactions"].as_array().unwrap().len(), 3);
+    assert!(template["default_witness_commitment"].is_string());
+
+    let journal = journal_path("mempool");
+    let mut args = mine_args(&node.url(), &journal);
+    args.extend(["--blocks".into(), "1".into()]);
+    let out = run(&args, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blocks = accepted(&out);
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].0, 451);
+    let block = node.rpc("getblock", json!([blocks[0].1, true, false]));
+    let in_block: Vec<String> = block["tx"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    for txid in &txids {
+        assert!(in_block.contains(txid), "{txid} in {in_block:?}");
+    }
+    assert_eq!(node.rpc("getmempoolinfo", json!([]))["size"], 0);
+    assert_eq!(coinbase_script(&node, &blocks[0].1), PAYOUT);
+}
+
+#[test]
+fn waits_for_a_node_that_is_not_running_yet() {
+    let port = free_port();
+    let journal = journal_path("late");
+    let mut args = mine_args(&format!("http://127.0.0.1:{port}"), &journal);
+    args.extend(["--blocks".into(), "2".into()]);
+    let child = hashrig()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let Some(node) = Bcoin::start_on(port, false) else {
+        return;
+    };
+    let out = wait_output(child, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("waiting for the node"), "{stderr}");
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+    assert_eq!(node.height(), 2);
+}
+
+fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("timed out: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart() {
+    let Some(mut node) = Bcoin::start(false) else {
+        return;
+    };
+    let port = node.port;
+    let proxy = Proxy::start(port);
+    proxy
+        .hold_submits
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let journal = journal_path("restart");
+    let mut args = mine_args(&proxy.url(), &journal);
+    args.extend(["--blocks".into(), "1".into()]);
+    let child = hashrig()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // hashrig finds block 1 at once; its submitblock goes nowhere, and the node dies.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !proxy.submit_seen.load(std::sync::atomic::Ordering::Relaxed) {
+        assert!(
+            Instant::now() < deadline,
+            "no submitblock reached the proxy"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    node.kill();
+    // Give hashrig time to see the failure and journal the block.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pending = loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| !l.trim().is_empty()) {
+            break serde_json::from_str::<Value>(line).unwrap();
+        }
+        assert!(Instant::now() < deadline, "block not journaled");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(pending["height"], 1);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // The node comes back (a fresh regtest chain: same genesis, so block 1 still fits).
+    proxy
+        .hold_submits
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let node = Bcoin::start_on(port, false).expect("restart");
+    let out = wait_output(child, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("kept in"), "{stderr}");
+    assert!(stdout.contains("(from the journal)"), "{stdout}");
+    assert_eq!(node.height(), 1);
+    assert_eq!(
+        node.rpc("getbestblockhash", json!([])).as_str().unwrap(),
+        pending["hash"].as_str().unwrap()
+    );
+    assert!(std::fs::read_to_string(&journal).unwrap().trim().is_empty());
+}
+
+#[test]
+fn a_wrong_password_is_a_clear_error() {
+    let Some(node) = Bcoin::start(false) else {
+        return;
+    };
+    let journal = journal_path("password");
+    let mut args = mine_args(&node.url(), &journal);
+    let i = args.iter().position(|a| a == API_KEY).unwrap();
+    args[i] = "wrong-secret".into();
+    args.extend(["--blocks".into(), "1".into()]);
+    let out = run(&args, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refused the RPC credentials"), "{stderr}");
+    assert!(
+        !stderr.contains("wrong-secret"),
+        "the password is never printed"
+    );
+    assert_eq!(node.height(), 0);
+}
+
+/// A one-connection-at-a-time HTTP stub that answers every JSON-RPC call with `result`.
+fn stub_node(result: Value) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        for _ in 0..20 {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = reader.read_exact(&mut body);
+            let reply = json!({"result": result, "error": null, "id": "hashrig"}).to_string();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_malformed_template_is_a_clear_error() {
+    for (template, names) in [
+        (
+            json!({"version": 536870912, "bits": "zz"}),
+            "getblocktemplate: ",
+        ),
+        (json!("not an object"), "getblocktemplate: result"),
+        (
+            json!({"version": 536870912, "previousblockhash": "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
+                   "transactions": [{"data": "zz"}], "coinbasevalue": 1, "bits": "207fffff", "height": 1, "curtime": 1}),
+            "getblocktemplate: transactions[0]",
+        ),
+    ] {
+        let (port, _stub) = stub_node(template);
+        let journal = journal_path("stub");
+        let args = mine_args(&format!("http://127.0.0.1:{port}"), &journal);
+        let out = run(&args, Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(names), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// Runs hashrig on `backend` while the node gets two blocks from elsewhere; returns the summary
+/// line. The share target is made hard so hashrig finds nothing itself and is always busy on
+/// the old job when the new block comes.
+fn switch_run(node: &Bcoin, backend: &str) -> String {
+    let journal = journal_path("switch");
+    let mut args = mine_args(&node.url(), &journal);
+    let i = args.iter().position(|a| a == "cpu").unwrap();
+    args[i] = backend.into();
+    args.extend([
+        "--duration".into(),
+        "5".into(),
+        "--share-bits".into(),
+        "1c00ffff".into(),
+    ]);
+    let child = hashrig()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // bcoin regtest P2PKH (version 0x3c) of the PAYOUT key hash.
+    let address = "RKxTdfmtxtfLDKZBgx6SvNkBtNu9jRYnLh";
+    node.rpc("generatetoaddress", json!([1, address]));
+    std::thread::sleep(Duration::from_millis(1500));
+    node.rpc("generatetoaddress", json!([1, address]));
+    let out = wait_output(child, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    stderr
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .expect("summary line")
+        .to_string()
+}
+
+fn summary_field(summary: &str, name: &str) -> f64 {
+    let rest = summary.split(&format!("{name} ")).nth(1).unwrap();
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// A new block from elsewhere: each backend leaves the old work within one batch (measured
+/// from the moment hashrig learns of the block to the last backend off the old job).
+#[test]
+fn a_new_block_switches_every_backend_within_one_batch() {
+    let Some(node) = Bcoin::start(false) else {
+        return;
+    };
+    let cpu = switch_run(&node, "cpu");
+    eprintln!("cpu: {cpu}");
+    assert_eq!(summary_field(&cpu, "accepted"), 0.0, "{cpu}");
+    assert!(
+        summary_field(&cpu, "switches") >= 3.0,
+        "first template + two new blocks: {cpu}"
+    );
+    // CPU work is cut every ~1 ms piece; the batch is ~50 ms. Generous for a loaded machine.
+    let ms = summary_field(&cpu, "max_switch_ms");
+    assert!(ms > 0.0 && ms < 50.0, "{cpu}");
+
+    if hashrig::backend::gpu::GpuDevice::open_all(None).is_err() {
+        common::skip("no GPU adapter: GPU switch latency not measured");
+        return;
+    }
+    let gpu = switch_run(&node, "gpu");
+    eprintln!("gpu: {gpu}");
+    assert!(summary_field(&gpu, "switches") >= 3.0, "{gpu}");
+    // The dispatches already queued finish: two of ~50 ms (--gpu-kernel-ms default).
+    let ms = summary_field(&gpu, "max_switch_ms");
+    assert!(ms > 0.0 && ms < 400.0, "{gpu}");
+}
