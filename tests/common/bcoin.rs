@@ -49,15 +49,23 @@ impl Bcoin {
         Bcoin::start_on(free_port(), wallet)
     }
 
-    pub fn start_on(port: u16, wallet: bool) -> Option<Bcoin> {
+    /// True when bcoin is installed; reports a skip otherwise.
+    pub fn available() -> bool {
         let script = bcoin_dir().join("node_modules/bcoin/bin/node");
         if !script.exists() {
             super::skip(&format!(
                 "bcoin is not installed at {} (.ci/run installs it; see README)",
                 script.display()
             ));
+        }
+        script.exists()
+    }
+
+    pub fn start_on(port: u16, wallet: bool) -> Option<Bcoin> {
+        if !Bcoin::available() {
             return None;
         }
+        let script = bcoin_dir().join("node_modules/bcoin/bin/node");
         let prefix =
             std::env::temp_dir().join(format!("hashrig-bcoin-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&prefix).unwrap();
@@ -207,7 +215,7 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<
                 break;
             }
             out.push_str(&after[..n]);
-            rest = &after[n..].trim_start_matches("\r\n");
+            rest = after[n..].trim_start_matches("\r\n");
         }
         return Ok(out);
     }
