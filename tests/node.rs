@@ -459,3 +459,37 @@ fn a_new_block_switches_every_backend_within_one_batch() {
     let ms = summary_field(&gpu, "max_switch_ms");
     assert!(ms > 0.0 && ms < 400.0, "{gpu}");
 }
+
+#[test]
+fn a_payout_address_for_another_network_is_a_clear_error() {
+    let Some(node) = Bcoin::start(false) else {
+        return;
+    };
+    let journal = journal_path("network");
+    let mut args = mine_args(&node.url(), &journal);
+    let i = args.iter().position(|a| a == "--payout-script").unwrap();
+    // A mainnet P2WPKH address (BIP173 example) against a regtest node.
+    args[i] = "--payout".into();
+    args[i + 1] = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4".into();
+    args.extend(["--blocks".into(), "1".into()]);
+    let out = run(&args, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another network"), "{stderr}");
+    assert_eq!(node.height(), 0);
+
+    // A regtest address is fine (bcoin reports chain "regtest").
+    args[i + 1] = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080".into();
+    let out = run(&args, Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(node.height(), 1);
+
+    // Not an address at all: a usage error before anything is contacted.
+    args[i + 1] = "not-an-address".into();
+    let out = run(&args, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(2));
+}
