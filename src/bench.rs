@@ -121,30 +121,32 @@ pub fn measure_baseline(seconds: f64) -> Baseline {
     }
 }
 
-/// Measures `kernel` on `threads` threads for `seconds`; `progress` gets the running rate.
-pub fn measure_cpu(
-    kernel: Kernel,
-    threads: usize,
+/// Totals of one measuring loop.
+struct Measured {
+    hashes: u64,
+    hw_errors: u64,
     seconds: f64,
+}
+
+/// Scans consecutive ranges of the synthetic job for `seconds` (the job's time is bumped when
+/// its nonce space runs out), verifying every candidate. `batch` says how many nonces to hand
+/// out next; `progress` gets the running rate.
+fn measure_loop<E>(
+    seconds: f64,
+    batch: &mut dyn FnMut() -> u64,
+    scan: &mut dyn FnMut(&Job, NonceRange) -> Result<crate::backend::ScanReport, E>,
     progress: &mut dyn FnMut(f64),
-) -> Result<BenchResult, CpuError> {
-    let backend = CpuBackend::new(kernel, threads)?;
-    let generation = Generation::new();
+) -> Result<Measured, E> {
     let verifier = Verifier::new();
     let budget = Duration::from_secs_f64(seconds);
     let mut round = 0;
-    let mut job = synthetic_job(round, generation.current());
+    let mut job = synthetic_job(round, 0);
     let mut next = 0u64;
-    let mut hashes = 0u64;
-    let mut hw_errors = 0u64;
-    // Batches of about 50 ms once the rate is known.
-    let mut batch = (1u64 << 16) * threads as u64;
+    let (mut hashes, mut hw_errors) = (0u64, 0u64);
     let start = Instant::now();
     while start.elapsed() < budget {
-        let range = NonceRange::from_start(next as u32, batch);
-        let t = Instant::now();
-        let report = backend.scan(&job, range, &generation);
-        let took = t.elapsed().as_secs_f64();
+        let range = NonceRange::from_start(next as u32, batch());
+        let report = scan(&job, range)?;
         hashes += report.hashes;
         hw_errors += report.hw_errors;
         for candidate in report.candidates {
@@ -154,23 +156,50 @@ pub fn measure_cpu(
         next = range.end();
         if next >= NONCE_SPACE {
             round += 1;
-            job = synthetic_job(round, generation.current());
+            job = synthetic_job(round, 0);
             next = 0;
         }
-        let rate = report.hashes as f64 / took.max(1e-9);
-        batch = ((rate * 0.05) as u64).clamp(1 << 12, 1 << 30);
         progress(hashes as f64 / start.elapsed().as_secs_f64());
     }
-    let elapsed = start.elapsed().as_secs_f64();
+    Ok(Measured {
+        hashes,
+        hw_errors: hw_errors + verifier.hw_errors(),
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Measures `kernel` on `threads` threads for `seconds`; `progress` gets the running rate.
+pub fn measure_cpu(
+    kernel: Kernel,
+    threads: usize,
+    seconds: f64,
+    progress: &mut dyn FnMut(f64),
+) -> Result<BenchResult, CpuError> {
+    let backend = CpuBackend::new(kernel, threads)?;
+    let generation = Generation::new();
+    // Batches of about 50 ms once the rate is known.
+    let batch = std::cell::Cell::new((1u64 << 16) * threads as u64);
+    let m = measure_loop(
+        seconds,
+        &mut || batch.get(),
+        &mut |job, range| {
+            let t = Instant::now();
+            let report = backend.scan(job, range, &generation);
+            let rate = report.hashes as f64 / t.elapsed().as_secs_f64().max(1e-9);
+            batch.set(((rate * 0.05) as u64).clamp(1 << 12, 1 << 30));
+            Ok::<_, CpuError>(report)
+        },
+        progress,
+    )?;
     Ok(BenchResult {
         backend: "cpu".to_string(),
         device: cpu_name(),
         kernel: kernel.name().to_string(),
         threads,
-        hashes,
-        seconds: elapsed,
-        hashrate: hashes as f64 / elapsed,
-        hw_errors: hw_errors + verifier.hw_errors(),
+        hashes: m.hashes,
+        seconds: m.seconds,
+        hashrate: m.hashes as f64 / m.seconds,
+        hw_errors: m.hw_errors,
         ratio: 0.0,
     })
 }
@@ -183,43 +212,29 @@ pub fn measure_gpu(
     progress: &mut dyn FnMut(f64),
 ) -> Result<BenchResult, crate::backend::gpu::GpuError> {
     let generation = Generation::new();
-    let verifier = Verifier::new();
-    let budget = Duration::from_secs_f64(seconds);
-    let mut round = 0;
-    let mut job = synthetic_job(round, generation.current());
-    let mut next = 0u64;
-    let (mut hashes, mut hw_errors) = (0u64, 0u64);
     // One warm-up dispatch: pipeline caches and the first batch-size tuning step.
-    gpu.scan(&job, NonceRange::from_start(0, gpu.batch()), &generation)
-        .map_err(|f| f.error)?;
-    let start = Instant::now();
-    while start.elapsed() < budget {
-        let range = NonceRange::from_start(next as u32, gpu.batch());
-        let report = gpu.scan(&job, range, &generation).map_err(|f| f.error)?;
-        hashes += report.hashes;
-        hw_errors += report.hw_errors;
-        for candidate in report.candidates {
-            let _ = verifier.verify(&job.header, &job.target, candidate);
-        }
-        next = range.end();
-        if next >= NONCE_SPACE {
-            round += 1;
-            job = synthetic_job(round, generation.current());
-            next = 0;
-        }
-        progress(hashes as f64 / start.elapsed().as_secs_f64());
-    }
-    let elapsed = start.elapsed().as_secs_f64();
+    gpu.scan(
+        &synthetic_job(u32::MAX, 0),
+        NonceRange::from_start(0, gpu.batch()),
+        &generation,
+    )
+    .map_err(|f| f.error)?;
+    let m = measure_loop(
+        seconds,
+        &mut || gpu.batch(),
+        &mut |job, range| gpu.scan(job, range, &generation).map_err(|f| f.error),
+        progress,
+    )?;
     let info = gpu.info();
     Ok(BenchResult {
         backend: "gpu".to_string(),
         device: format!("{} ({}, {})", info.name, info.backend, info.device_type),
         kernel: format!("wgsl batch={}", gpu.batch()),
         threads: 1,
-        hashes,
-        seconds: elapsed,
-        hashrate: hashes as f64 / elapsed,
-        hw_errors: hw_errors + verifier.hw_errors(),
+        hashes: m.hashes,
+        seconds: m.seconds,
+        hashrate: m.hashes as f64 / m.seconds,
+        hw_errors: m.hw_errors,
         ratio: 0.0,
     })
 }

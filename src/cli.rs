@@ -54,21 +54,8 @@ pub struct MineArgs {
     /// Pay the block reward to this raw output script (hex).
     #[arg(long, value_name = "HEX")]
     pub payout_script: Option<String>,
-    /// Which backends mine.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
-    /// CPU kernel (default: the fastest this CPU runs).
-    #[arg(long, value_name = "NAME")]
-    pub kernel: Option<String>,
-    /// CPU threads (default: every core).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub threads: Option<u32>,
-    /// Use only this GPU: its index in `hashrig devices`, or part of its name.
-    #[arg(long, value_name = "INDEX|NAME")]
-    pub gpu: Option<String>,
-    /// Target duration of one GPU dispatch in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    pub gpu_kernel_ms: u64,
+    #[command(flatten)]
+    pub backends: BackendArgs,
     /// Exit (status 0) after this many blocks are accepted.
     #[arg(long, value_name = "N")]
     pub blocks: Option<u64>,
@@ -112,11 +99,32 @@ pub enum BackendChoice {
     Cpu,
     /// GPUs only (an error when there is none).
     Gpu,
-    /// The CPU and every GPU: each alone, then all together on one job.
+    /// The CPU and every GPU together (`bench` measures each alone, then all together).
     All,
     /// Every hardware GPU and the CPU; the CPU alone when there is no GPU. Software adapters
     /// (lavapipe, llvmpipe) are left to `--backend gpu`.
     Auto,
+}
+
+/// Which backends run, shared by `bench` and `mine`.
+#[derive(Debug, clap::Args)]
+pub struct BackendArgs {
+    /// Which backends run.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// CPU kernel: scalar, sha-ni, avx2 or avx512 (default: the fastest this CPU runs; `bench`
+    /// then measures every supported kernel at one thread).
+    #[arg(long, value_name = "NAME")]
+    pub kernel: Option<String>,
+    /// CPU threads (default: every core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: Option<u32>,
+    /// Use only this GPU: its index in `hashrig devices`, or part of its name.
+    #[arg(long, value_name = "INDEX|NAME")]
+    pub gpu: Option<String>,
+    /// Target duration of one GPU dispatch in milliseconds (the batch size is tuned to it).
+    #[arg(long, value_name = "MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub gpu_kernel_ms: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -124,26 +132,12 @@ pub struct BenchArgs {
     /// Proof-of-work algorithm.
     #[arg(long, value_enum, default_value_t = Algo::Sha256d)]
     pub algo: Algo,
-    /// Which backend to measure.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
-    /// Force one CPU kernel: scalar, sha-ni, avx2 or avx512 (default: every supported kernel at
-    /// one thread, the fastest at all threads).
-    #[arg(long, value_name = "NAME")]
-    pub kernel: Option<String>,
-    /// Threads for the all-threads row (default: every core).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub threads: Option<u32>,
+    #[command(flatten)]
+    pub backends: BackendArgs,
     /// Seconds to measure each row.
     #[arg(long, value_name = "S", default_value_t = 3.0)]
     pub seconds: f64,
     /// Print one JSON object on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Use only this GPU: its index in `hashrig devices`, or part of its name.
-    #[arg(long, value_name = "INDEX|NAME")]
-    pub gpu: Option<String>,
-    /// Target duration of one GPU dispatch in milliseconds (batch size is tuned to it).
-    #[arg(long, value_name = "MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    pub gpu_kernel_ms: u64,
 }

@@ -99,14 +99,32 @@ fn devices_command(_args: cli::DevicesArgs) -> Result<()> {
 }
 
 /// Opens the GPUs `args` asks for; `auto` keeps hardware GPUs only and may find none.
+/// The `--kernel` asked for, checked against this CPU.
+fn cpu_kernel(args: &cli::BackendArgs) -> Result<Option<Kernel>> {
+    match &args.kernel {
+        None => Ok(None),
+        Some(name) => {
+            let kind: KernelKind = name.parse().map_err(usage)?;
+            Ok(Some(Kernel::new(kind).map_err(usage)?))
+        }
+    }
+}
+
+/// `--threads`, or every core.
+fn cpu_threads(args: &cli::BackendArgs) -> usize {
+    match args.threads {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    }
+}
+
 #[cfg(feature = "gpu")]
-fn open_gpus(
-    backend: BackendChoice,
-    selector: Option<&str>,
-    kernel_ms: u64,
-) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> {
+fn open_gpus(args: &cli::BackendArgs) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> {
     use hashrig::backend::gpu::{GpuDevice, GpuError};
-    let kernel_time = std::time::Duration::from_millis(kernel_ms);
+    let (backend, selector) = (args.backend, args.gpu.as_deref());
+    let kernel_time = std::time::Duration::from_millis(args.gpu_kernel_ms);
     let opened = match backend {
         BackendChoice::Cpu => return Ok(vec![]),
         BackendChoice::Gpu | BackendChoice::All => GpuDevice::open_all(selector)?,
@@ -190,30 +208,21 @@ fn mine_config(args: &cli::MineArgs) -> Result<hashrig::mine::MineConfig> {
             return Err(usage(format!("--duration must be more than 0, got {d}")));
         }
     }
+    let b = &args.backends;
     let mut workers = Vec::new();
-    if args.backend != BackendChoice::Gpu {
-        let kernel = match &args.kernel {
-            None => Kernel::best(),
-            Some(name) => {
-                let kind: KernelKind = name.parse().map_err(usage)?;
-                Kernel::new(kind).map_err(usage)?
-            }
-        };
-        let threads = args.threads.map(|n| n as usize).unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
+    if b.backend != BackendChoice::Gpu {
+        let kernel = cpu_kernel(b)?.unwrap_or_else(Kernel::best);
         workers.push(Worker::Cpu(hashrig::backend::cpu::CpuBackend::new(
-            kernel, threads,
+            kernel,
+            cpu_threads(b),
         )?));
     }
     #[cfg(feature = "gpu")]
-    for gpu in open_gpus(args.backend, args.gpu.as_deref(), args.gpu_kernel_ms)? {
+    for gpu in open_gpus(b)? {
         workers.insert(0, Worker::Gpu(gpu));
     }
     #[cfg(not(feature = "gpu"))]
-    if args.backend == BackendChoice::Gpu {
+    if b.backend == BackendChoice::Gpu {
         return Err(usage("this hashrig was built without the `gpu` feature"));
     }
     Ok(MineConfig {
@@ -266,32 +275,22 @@ fn bench_config(args: &BenchArgs) -> Result<BenchConfig> {
             args.seconds
         )));
     }
-    let kernel = match &args.kernel {
-        None => None,
-        Some(name) => {
-            let kind: KernelKind = name.parse().map_err(usage)?;
-            Some(Kernel::new(kind).map_err(usage)?)
-        }
-    };
-    let threads = match args.threads {
-        Some(n) => n as usize,
-        None => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-    };
+    let b = &args.backends;
+    let kernel = cpu_kernel(b)?;
+    let threads = cpu_threads(b);
     Ok(BenchConfig {
-        cpu: args.backend != BackendChoice::Gpu,
+        cpu: b.backend != BackendChoice::Gpu,
         #[cfg(feature = "gpu")]
-        gpus: open_gpus(args.backend, args.gpu.as_deref(), args.gpu_kernel_ms)?,
+        gpus: open_gpus(b)?,
         kernel,
         threads,
         seconds: args.seconds,
-        together: args.backend == BackendChoice::All,
+        together: b.backend == BackendChoice::All,
     })
 }
 
 fn bench_command(args: BenchArgs) -> Result<()> {
-    if cfg!(not(feature = "gpu")) && args.backend == BackendChoice::Gpu {
+    if cfg!(not(feature = "gpu")) && args.backends.backend == BackendChoice::Gpu {
         return Err(usage("this hashrig was built without the `gpu` feature"));
     }
     let config = bench_config(&args)?;
