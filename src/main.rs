@@ -253,6 +253,14 @@ fn parse_hex(hex: &str) -> std::result::Result<Vec<u8>, String> {
 fn mine_command(args: cli::MineArgs) -> Result<()> {
     let config = mine_config(&args)?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // First Ctrl-C / SIGTERM: stop cleanly (backends leave their batch, summary printed; the
+    // journal already holds anything unsubmitted). A second one exits at once.
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, std::sync::Arc::clone(&stop))
+            .context("installing the signal handler")?;
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .context("installing the signal handler")?;
+    }
     let summary = hashrig::mine::run(config, stop)?;
     eprintln!(
         "summary: accepted {} rejected {} kept {} hashes {} hw_errors {} switches {} max_switch_ms {:.1}",

@@ -493,3 +493,35 @@ fn a_payout_address_for_another_network_is_a_clear_error() {
     let out = run(&args, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn sigterm_stops_mining_cleanly() {
+    let Some(node) = Bcoin::start(false) else {
+        return;
+    };
+    let journal = journal_path("sigterm");
+    let mut args = mine_args(&node.url(), &journal);
+    args.extend(["--share-bits".into(), "1c00ffff".into()]);
+    let child = hashrig()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = wait_output(child, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("summary: accepted 0"), "{stderr}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "stopped in {:?}",
+        sent.elapsed()
+    );
+}
