@@ -195,6 +195,17 @@ impl Board {
         Ok(())
     }
 
+    /// After a block of ours was rejected: mine the current template again, on a new
+    /// generation with a fresh extranonce (the template thread only republishes on change).
+    fn restart(&self) -> Result<(), MineError> {
+        let mut guard = self.current.lock().expect("lock");
+        if let Some(c) = guard.as_ref() {
+            let next = self.build(Arc::clone(&c.work.template), self.generation.current())?;
+            *guard = Some(Arc::new(next));
+        }
+        Ok(())
+    }
+
     /// The current work ran out of nonces: the same template with the next extranonce.
     fn roll(&self, exhausted: &Arc<Current>) -> Result<(), MineError> {
         let mut guard = self.current.lock().expect("lock");
@@ -498,8 +509,12 @@ pub fn run(config: MineConfig, stop: Arc<AtomicBool>) -> Result<MineSummary, Min
                     break Err(e);
                 }
                 if summary.accepted + summary.rejected > before {
-                    // A journaled block got its answer: mine on whatever the node has now.
+                    // A journaled block got its answer: mine on whatever the node has now
+                    // (a new template replaces this one as soon as the template thread sees it).
                     *board.solved_prev.lock().expect("lock") = None;
+                    if let Err(e) = board.restart() {
+                        break Err(e);
+                    }
                 }
             }
             if last_rate.elapsed() >= Duration::from_secs(10) {
@@ -577,6 +592,7 @@ fn on_found(
             summary.rejected += 1;
             println!("rejected block {} {}: {reason}", entry.height, entry.hash);
             *board.solved_prev.lock().expect("lock") = None;
+            board.restart()?;
         }
         Submitted::Kept(e) => {
             summary.kept += 1;

@@ -330,12 +330,16 @@ fn a_wrong_password_is_a_clear_error() {
     assert_eq!(node.height(), 0);
 }
 
-/// A one-connection-at-a-time HTTP stub that answers every JSON-RPC call with `result`.
-fn stub_node(result: Value) -> (u16, std::thread::JoinHandle<()>) {
+/// A one-connection-at-a-time HTTP stub node: `answer(method, nth call of that method)` gives
+/// the JSON-RPC result.
+fn stub_node_with(
+    answer: impl Fn(&str, usize) -> Value + Send + 'static,
+) -> (u16, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = std::thread::spawn(move || {
-        for _ in 0..20 {
+        let mut calls: std::collections::HashMap<String, usize> = Default::default();
+        for _ in 0..200 {
             let Ok((mut s, _)) = listener.accept() else {
                 return;
             };
@@ -353,6 +357,11 @@ fn stub_node(result: Value) -> (u16, std::thread::JoinHandle<()>) {
             }
             let mut body = vec![0u8; len];
             let _ = reader.read_exact(&mut body);
+            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let method = request["method"].as_str().unwrap_or("").to_string();
+            let n = calls.entry(method.clone()).or_default();
+            let result = answer(&method, *n);
+            *n += 1;
             let reply = json!({"result": result, "error": null, "id": "hashrig"}).to_string();
             let _ = write!(
                 s,
@@ -362,6 +371,45 @@ fn stub_node(result: Value) -> (u16, std::thread::JoinHandle<()>) {
         }
     });
     (port, handle)
+}
+
+/// A stub node that answers every call with `result`.
+fn stub_node(result: Value) -> (u16, std::thread::JoinHandle<()>) {
+    stub_node_with(move |_, _| result.clone())
+}
+
+#[test]
+fn mining_goes_on_after_a_rejected_block() {
+    let template = json!({
+        "version": 536870912,
+        "previousblockhash": "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
+        "transactions": [], "coinbasevalue": 5000000000u64, "bits": "1e00ffff", "height": 1,
+        "curtime": 1700000000, "mintime": 1296688603, "rules": [], "mutable": ["time"],
+    });
+    // The first block is rejected, the second accepted. A block is about 1 in 2^24 hashes
+    // here, so after the rejection hashrig has to go on hashing to find the second one.
+    let (port, _stub) = stub_node_with(move |method, n| match (method, n) {
+        ("getblocktemplate", _) => template.clone(),
+        ("submitblock", 0) => json!("bad-txns-inputs-missingorspent"),
+        _ => Value::Null,
+    });
+    let journal = journal_path("rejected");
+    let mut args = mine_args(&format!("http://127.0.0.1:{port}"), &journal);
+    args.extend(["--blocks".into(), "1".into()]);
+    let out = run(&args, Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("rejected block 1 "), "{stdout}");
+    assert!(
+        stdout.contains(": bad-txns-inputs-missingorspent"),
+        "{stdout}"
+    );
+    assert_eq!(accepted(&out).len(), 1, "{stdout}");
+    assert!(std::fs::read_to_string(&journal).unwrap().trim().is_empty());
 }
 
 #[test]
