@@ -263,10 +263,11 @@ fn mine_command(args: cli::MineArgs) -> Result<()> {
     }
     let summary = hashrig::mine::run(config, stop)?;
     eprintln!(
-        "summary: accepted {} rejected {} kept {} hashes {} hw_errors {} switches {} max_switch_ms {:.1}",
+        "summary: accepted {} rejected {} kept {} stale {} hashes {} hw_errors {} switches {} max_switch_ms {:.1}",
         summary.accepted,
         summary.rejected,
         summary.kept,
+        summary.stale,
         summary.hashes,
         summary.hw_errors,
         summary.switches,

@@ -44,6 +44,8 @@ pub enum MineError {
     Journal(#[from] JournalError),
     #[error("cannot build a block from the template: {0}")]
     Build(String),
+    #[error("no backend is left mining (the last one failed: {0})")]
+    NoBackend(String),
 }
 
 /// One backend the miner drives.
@@ -87,6 +89,8 @@ pub struct MineSummary {
     pub accepted: u64,
     pub rejected: u64,
     pub kept: u64,
+    /// Solutions found on a template the node had already moved past (not sent).
+    pub stale: u64,
     pub hashes: u64,
     pub hw_errors: u64,
     /// Longest time from a generation bump (new block) to the last backend leaving the old
@@ -126,6 +130,8 @@ struct Board {
     switches: AtomicU64,
     stop: AtomicBool,
     hashes: AtomicU64,
+    /// Backends still running.
+    live_workers: AtomicU64,
 }
 
 impl Board {
@@ -384,6 +390,11 @@ fn worker_loop(board: &Board, worker: &Worker, events: &mpsc::Sender<Event>) {
                             candidate,
                         }));
                     }
+                    if board.live_workers.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        let _ = events.send(Event::Fatal(MineError::NoBackend(
+                            failure.error.to_string(),
+                        )));
+                    }
                     return;
                 }
             },
@@ -450,6 +461,7 @@ pub fn run(config: MineConfig, stop: Arc<AtomicBool>) -> Result<MineSummary, Min
         switches: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         hashes: AtomicU64::new(0),
+        live_workers: AtomicU64::new(config.workers.len() as u64),
     });
     let verifier = Verifier::new();
     let (tx, rx) = mpsc::channel::<Event>();
@@ -556,6 +568,18 @@ fn on_found(
     let template = &current.work.template;
     if *board.solved_prev.lock().expect("lock") == Some(template.prev_hash) {
         tracing::debug!("another solution on height {} ignored", template.height);
+        return Ok(());
+    }
+    // Found on the template of a block the node has moved past: stale, not sent.
+    if board
+        .current()
+        .is_some_and(|c| c.work.template.prev_hash != template.prev_hash)
+    {
+        summary.stale += 1;
+        tracing::info!(
+            "stale solution for height {} dropped (the node has a new block)",
+            template.height
+        );
         return Ok(());
     }
     // The share target may be harder than the block's; the block target is what counts.
