@@ -43,13 +43,18 @@ fn mine_args(url: &str, journal: &std::path::Path) -> Vec<String> {
     ]
 }
 
-fn run(args: &[String], limit: Duration) -> Output {
-    let mut child = hashrig()
+/// Starts `hashrig ARGS` with its output captured.
+fn spawn(args: &[String]) -> Child {
+    hashrig()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn run(args: &[String], limit: Duration) -> Output {
+    let mut child = spawn(args);
     let deadline = Instant::now() + limit;
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -219,12 +224,7 @@ fn waits_for_a_node_that_is_not_running_yet() {
     let journal = journal_path("late");
     let mut args = mine_args(&format!("http://127.0.0.1:{port}"), &journal);
     args.extend(["--blocks".into(), "2".into()]);
-    let child = hashrig()
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&args);
     std::thread::sleep(Duration::from_millis(1500));
     let node = Bcoin::start_on(port, false).expect("bcoin is available");
     let out = wait_output(child, Duration::from_secs(60));
@@ -261,12 +261,7 @@ fn a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart
     let journal = journal_path("restart");
     let mut args = mine_args(&proxy.url(), &journal);
     args.extend(["--blocks".into(), "1".into()]);
-    let child = hashrig()
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&args);
     // hashrig finds block 1 at once; its submitblock goes nowhere, and the node dies.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !proxy.submit_seen.load(std::sync::atomic::Ordering::Relaxed) {
@@ -451,12 +446,7 @@ fn switch_run(node: &Bcoin, backend: &str) -> String {
         "--share-bits".into(),
         "1c00ffff".into(),
     ]);
-    let child = hashrig()
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&args);
     std::thread::sleep(Duration::from_millis(1500));
     // bcoin regtest P2PKH (version 0x3c) of the PAYOUT key hash.
     let address = "RKxTdfmtxtfLDKZBgx6SvNkBtNu9jRYnLh";
@@ -550,12 +540,7 @@ fn sigterm_stops_mining_cleanly() {
     let journal = journal_path("sigterm");
     let mut args = mine_args(&node.url(), &journal);
     args.extend(["--share-bits".into(), "1c00ffff".into()]);
-    let child = hashrig()
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&args);
     std::thread::sleep(Duration::from_millis(1500));
     let sent = Instant::now();
     let status = Command::new("kill")

@@ -231,14 +231,7 @@ impl RpcClient {
             Ok(v) => v,
             Err(e) if status == 200 => return Err(malformed(format!("not JSON: {e}"))),
             Err(_) => {
-                return Err(RpcError::Http {
-                    url: self.url.clone(),
-                    status,
-                    body: String::from_utf8_lossy(&response)
-                        .chars()
-                        .take(200)
-                        .collect(),
-                })
+                return Err(self.http_error(status, &response));
             }
         };
         match value.get("error") {
@@ -256,19 +249,21 @@ impl RpcClient {
             }
         }
         if status != 200 {
-            return Err(RpcError::Http {
-                url: self.url.clone(),
-                status,
-                body: String::from_utf8_lossy(&response)
-                    .chars()
-                    .take(200)
-                    .collect(),
-            });
+            return Err(self.http_error(status, &response));
         }
         value
             .get("result")
             .cloned()
             .ok_or_else(|| malformed("no \"result\" field".into()))
+    }
+
+    /// A non-200 answer, with the start of its body.
+    fn http_error(&self, status: u16, body: &[u8]) -> RpcError {
+        RpcError::Http {
+            url: self.url.clone(),
+            status,
+            body: String::from_utf8_lossy(body).chars().take(200).collect(),
+        }
     }
 
     fn addr(&self) -> Result<SocketAddr, RpcError> {
