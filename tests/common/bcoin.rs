@@ -98,6 +98,8 @@ impl Bcoin {
                 cmd.arg("--no-wallet");
             }
         }
+        // Its own process group, so that stopping it stops everything it started.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn().expect("start node (is Node.js installed?)");
         let node = Bcoin {
             child: Some(child),
@@ -173,9 +175,12 @@ impl Bcoin {
         self.rpc("getblockcount", json!([])).as_u64().unwrap()
     }
 
-    /// Stops the node (SIGKILL, like a crash).
+    /// Stops the node and anything it started (SIGKILL to its process group, like a crash).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
