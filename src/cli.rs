@@ -72,6 +72,9 @@ pub struct MineArgs {
     /// Template polling interval in milliseconds when the node does not long-poll.
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub poll_ms: u64,
+    /// Seconds a long poll may hang before it is asked again.
+    #[arg(long, value_name = "S", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub longpoll_timeout: u64,
     /// Seconds to wait for one RPC answer.
     #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub rpc_timeout: u64,

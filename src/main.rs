@@ -226,7 +226,8 @@ fn mine_config(args: &cli::MineArgs) -> Result<hashrig::mine::MineConfig> {
         return Err(usage("this hashrig was built without the `gpu` feature"));
     }
     Ok(MineConfig {
-        node: Node::new(rpc),
+        node: Node::new(rpc)
+            .with_longpoll_timeout(std::time::Duration::from_secs(args.longpoll_timeout)),
         payout,
         workers,
         blocks: args.blocks,

@@ -325,10 +325,10 @@ fn a_wrong_password_is_a_clear_error() {
     assert_eq!(node.height(), 0);
 }
 
-/// A one-connection-at-a-time HTTP stub node: `answer(method, nth call of that method)` gives
-/// the JSON-RPC result.
+/// A one-connection-at-a-time HTTP stub node: `answer(method, nth call of that method, params)`
+/// gives the JSON-RPC result, or `None` to hold the connection open without answering (30 s).
 fn stub_node_with(
-    answer: impl Fn(&str, usize) -> Value + Send + 'static,
+    answer: impl Fn(&str, usize, &Value) -> Option<Value> + Send + 'static,
 ) -> (u16, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -355,8 +355,15 @@ fn stub_node_with(
             let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let method = request["method"].as_str().unwrap_or("").to_string();
             let n = calls.entry(method.clone()).or_default();
-            let result = answer(&method, *n);
+            let result = answer(&method, *n, &request["params"]);
             *n += 1;
+            let Some(result) = result else {
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_secs(30));
+                    drop(s);
+                });
+                continue;
+            };
             let reply = json!({"result": result, "error": null, "id": "hashrig"}).to_string();
             let _ = write!(
                 s,
@@ -370,7 +377,7 @@ fn stub_node_with(
 
 /// A stub node that answers every call with `result`.
 fn stub_node(result: Value) -> (u16, std::thread::JoinHandle<()>) {
-    stub_node_with(move |_, _| result.clone())
+    stub_node_with(move |_, _, _| Some(result.clone()))
 }
 
 #[test]
@@ -383,10 +390,12 @@ fn mining_goes_on_after_a_rejected_block() {
     });
     // The first block is rejected, the second accepted. A block is about 1 in 2^24 hashes
     // here, so after the rejection hashrig has to go on hashing to find the second one.
-    let (port, _stub) = stub_node_with(move |method, n| match (method, n) {
-        ("getblocktemplate", _) => template.clone(),
-        ("submitblock", 0) => json!("bad-txns-inputs-missingorspent"),
-        _ => Value::Null,
+    let (port, _stub) = stub_node_with(move |method, n, _| {
+        Some(match (method, n) {
+            ("getblocktemplate", _) => template.clone(),
+            ("submitblock", 0) => json!("bad-txns-inputs-missingorspent"),
+            _ => Value::Null,
+        })
     });
     let journal = journal_path("rejected");
     let mut args = mine_args(&format!("http://127.0.0.1:{port}"), &journal);
@@ -557,4 +566,52 @@ fn sigterm_stops_mining_cleanly() {
         "stopped in {:?}",
         sent.elapsed()
     );
+}
+
+/// A long poll that outlasts its timeout is a quiet chain, not a dead node: hashrig asks again at
+/// once and keeps mining, without reporting the node as unreachable.
+#[test]
+fn a_long_poll_timeout_is_not_a_node_failure() {
+    let template = json!({
+        "version": 536870912,
+        "previousblockhash": "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
+        "transactions": [], "coinbasevalue": 5000000000u64, "bits": "1d00ffff", "height": 1,
+        "curtime": 1700000000, "mintime": 1296688603, "rules": [], "mutable": ["time"],
+        "longpollid": "tip-0",
+    });
+    let plain = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = plain.clone();
+    // Long polls are held and never answered; plain requests get the template.
+    let (port, _stub) = stub_node_with(move |method, _, params| match method {
+        "getblocktemplate" if params[0].get("longpollid").is_some() => None,
+        "getblocktemplate" => {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Some(template.clone())
+        }
+        _ => Some(Value::Null),
+    });
+    let journal = journal_path("longpoll");
+    let mut args = mine_args(&format!("http://127.0.0.1:{port}"), &journal);
+    args.extend([
+        "--longpoll-timeout".into(),
+        "1".into(),
+        "--duration".into(),
+        "4.5".into(),
+    ]);
+    let out = run(&args, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("waiting for the node"), "{stderr}");
+    // The first request, then one after each 1 s long poll timeout.
+    let asked = plain.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(asked >= 3, "plain template requests: {asked}");
+    assert!(summary_hashes(&stderr) > 0, "{stderr}");
+}
+
+fn summary_hashes(stderr: &str) -> u64 {
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .expect("summary line");
+    summary_field(summary, "hashes") as u64
 }

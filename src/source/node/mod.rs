@@ -40,14 +40,25 @@ pub enum SubmitOutcome {
 #[derive(Clone, Debug)]
 pub struct Node {
     rpc: RpcClient,
+    longpoll_timeout: Duration,
 }
 
-/// How long a longpoll may hang before we ask again.
+/// How long a long poll may hang before we ask again (Core holds one until the next block).
 pub const LONGPOLL_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Node {
     pub fn new(rpc: RpcClient) -> Self {
-        Node { rpc }
+        Node {
+            rpc,
+            longpoll_timeout: LONGPOLL_TIMEOUT,
+        }
+    }
+
+    /// How long a long poll may hang before it is asked again (some proxies cut idle
+    /// connections sooner than the node answers).
+    pub fn with_longpoll_timeout(mut self, timeout: Duration) -> Self {
+        self.longpoll_timeout = timeout;
+        self
     }
 
     pub fn url(&self) -> &str {
@@ -55,17 +66,25 @@ impl Node {
     }
 
     /// getblocktemplate with the segwit rule; with `longpoll_id`, waits until the node has a
-    /// newer template (BIP22 long polling).
+    /// newer template (BIP22 long polling). A long poll that outlasts its timeout is normal (a
+    /// quiet chain), not a node problem: the template is then asked for again without waiting.
     pub fn template(&self, longpoll_id: Option<&str>) -> Result<Template, NodeError> {
         let mut request = json!({"rules": ["segwit"], "capabilities": ["coinbasetxn", "workid", "coinbase/append", "longpoll"]});
         let rpc = match longpoll_id {
             Some(id) => {
                 request["longpollid"] = Value::String(id.to_string());
-                self.rpc.with_timeout(LONGPOLL_TIMEOUT)
+                self.rpc.with_timeout(self.longpoll_timeout)
             }
             None => self.rpc.clone(),
         };
-        let result = rpc.call("getblocktemplate", json!([request]))?;
+        let result = match rpc.call("getblocktemplate", json!([request])) {
+            Err(RpcError::Timeout { .. }) if longpoll_id.is_some() => {
+                tracing::debug!("long poll timed out; asking for the template again");
+                self.rpc
+                    .call("getblocktemplate", json!([{"rules": ["segwit"]}]))?
+            }
+            other => other?,
+        };
         Ok(parse_template(&result)?)
     }
 
