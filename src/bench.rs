@@ -128,6 +128,23 @@ struct Measured {
     seconds: f64,
 }
 
+impl Measured {
+    /// The row for these totals (its `ratio` is filled in once the baseline is known).
+    fn row(self, backend: &str, device: String, kernel: String, threads: usize) -> BenchResult {
+        BenchResult {
+            backend: backend.to_string(),
+            device,
+            kernel,
+            threads,
+            hashes: self.hashes,
+            seconds: self.seconds,
+            hashrate: self.hashes as f64 / self.seconds,
+            hw_errors: self.hw_errors,
+            ratio: 0.0,
+        }
+    }
+}
+
 /// Scans consecutive ranges of the synthetic job for `seconds` (the job's time is bumped when
 /// its nonce space runs out), verifying every candidate. `batch` says how many nonces to hand
 /// out next; `progress` gets the running rate.
@@ -191,17 +208,7 @@ pub fn measure_cpu(
         },
         progress,
     )?;
-    Ok(BenchResult {
-        backend: "cpu".to_string(),
-        device: cpu_name(),
-        kernel: kernel.name().to_string(),
-        threads,
-        hashes: m.hashes,
-        seconds: m.seconds,
-        hashrate: m.hashes as f64 / m.seconds,
-        hw_errors: m.hw_errors,
-        ratio: 0.0,
-    })
+    Ok(m.row("cpu", cpu_name(), kernel.name().to_string(), threads))
 }
 
 /// Measures one GPU for `seconds`; `progress` gets the running rate.
@@ -226,17 +233,8 @@ pub fn measure_gpu(
         progress,
     )?;
     let info = gpu.info();
-    Ok(BenchResult {
-        backend: "gpu".to_string(),
-        device: format!("{} ({}, {})", info.name, info.backend, info.device_type),
-        kernel: format!("wgsl batch={}", gpu.batch()),
-        threads: 1,
-        hashes: m.hashes,
-        seconds: m.seconds,
-        hashrate: m.hashes as f64 / m.seconds,
-        hw_errors: m.hw_errors,
-        ratio: 0.0,
-    })
+    let device = format!("{} ({}, {})", info.name, info.backend, info.device_type);
+    Ok(m.row("gpu", device, format!("wgsl batch={}", gpu.batch()), 1))
 }
 
 /// Measures the CPU backend and every GPU working at once on one synthetic job: each takes
@@ -336,17 +334,17 @@ pub fn measure_together(
     let hashes = hashes.into_inner();
     let mut devices = vec![cpu_name()];
     devices.extend(gpus.iter().map(|g| g.info().name.clone()));
-    Ok(BenchResult {
-        backend: "all".to_string(),
-        device: devices.join(" + "),
-        kernel: format!("{}+wgsl", cpu.kernel().name()),
-        threads: cpu.threads(),
+    let m = Measured {
         hashes,
-        seconds: elapsed,
-        hashrate: hashes as f64 / elapsed,
         hw_errors: hw_errors.into_inner() + verifier.hw_errors(),
-        ratio: 0.0,
-    })
+        seconds: elapsed,
+    };
+    Ok(m.row(
+        "all",
+        devices.join(" + "),
+        format!("{}+wgsl", cpu.kernel().name()),
+        cpu.threads(),
+    ))
 }
 
 /// Runs the benchmark: baseline, the chosen kernels at one thread, then the chosen kernel at
