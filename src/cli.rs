@@ -82,6 +82,10 @@ pub struct MineArgs {
     /// is harder; blocks must still meet the block's own target.
     #[arg(long, value_name = "HEX", hide = true)]
     pub share_bits: Option<String>,
+    /// Testing aid: destroy every GPU this many milliseconds after the start, as a driver
+    /// reset would, to exercise the device-failure path.
+    #[arg(long, value_name = "MS", hide = true)]
+    pub lose_gpus_after_ms: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]

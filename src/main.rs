@@ -235,6 +235,9 @@ fn mine_config(args: &cli::MineArgs) -> Result<hashrig::mine::MineConfig> {
         journal: hashrig::submit::Journal::open(&args.journal)?,
         poll: std::time::Duration::from_millis(args.poll_ms),
         share_bits,
+        lose_gpus_after: args
+            .lose_gpus_after_ms
+            .map(std::time::Duration::from_millis),
     })
 }
 

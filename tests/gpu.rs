@@ -187,3 +187,44 @@ fn gpu_digests_of_sampled_nonces_equal_sha2() {
         }
     }
 }
+
+#[test]
+fn a_lost_device_stops_with_a_clear_error_and_keeps_its_hits() {
+    let Some(mut gpu) = gpu() else { return };
+    gpu.set_batch(1 << 16);
+    gpu.set_kernel_time(Duration::ZERO);
+    let header = common::golden()[1].header();
+    // About 1 in 4096 nonces: some hits in every dispatch.
+    let job = job(header, easy_target(0x000f_ffff));
+    let failure = std::thread::scope(|s| {
+        let h = s.spawn(|| gpu.scan(&job, NonceRange::FULL, &Generation::new()));
+        std::thread::sleep(Duration::from_millis(500));
+        gpu.lose();
+        h.join().unwrap()
+    })
+    .expect_err("a lost device cannot finish 2^32 nonces");
+    let message = failure.error.to_string();
+    eprintln!("error: {message}");
+    assert!(message.contains(&gpu.info().name), "{message}");
+    assert!(message.to_lowercase().contains("lost"), "{message}");
+    // What was found before the loss is kept, and it is exact.
+    let found = failure.found;
+    assert!(found.hashes > 0 && found.hashes < NONCE_SPACE);
+    assert!(!found.candidates.is_empty());
+    for c in &found.candidates {
+        assert_eq!(
+            c.digest,
+            reference_digest(header.with_nonce(c.nonce).as_bytes())
+        );
+    }
+    // Scanning again on a lost device is an error, not a panic or a hang.
+    let again = gpu.scan(
+        &job,
+        NonceRange::new(0, 1 << 16).unwrap(),
+        &Generation::new(),
+    );
+    assert!(again.is_err());
+    // Nor is new work that creates resources (wgpu's default would panic on those errors).
+    let digests = gpu.digests(&header, NonceRange::new(0, 64).unwrap());
+    assert!(digests.is_err(), "{digests:?}");
+}

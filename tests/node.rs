@@ -615,3 +615,56 @@ fn summary_hashes(stderr: &str) -> u64 {
         .expect("summary line");
     summary_field(summary, "hashes") as u64
 }
+
+/// A GPU that fails (destroyed as a driver reset would) stops alone with a clear line; the CPU
+/// mines on. With no backend left, hashrig exits with an error instead of idling.
+#[test]
+fn a_lost_gpu_stops_alone_and_mining_goes_on() {
+    if hashrig::backend::gpu::GpuDevice::open_all(None).is_err() {
+        common::skip("no GPU adapter: the device-failure path is not tested");
+        return;
+    }
+    let Some(node) = Bcoin::start(false) else {
+        return;
+    };
+    let journal = journal_path("lost-gpu");
+    let mut args = mine_args(&node.url(), &journal);
+    let i = args.iter().position(|a| a == "cpu").unwrap();
+    args[i] = "all".into();
+    args.extend([
+        "--blocks".into(),
+        "3".into(),
+        "--lose-gpus-after-ms".into(),
+        "0".into(),
+    ]);
+    let out = run(&args, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stopped: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.ends_with("; that device stops"))
+        .collect();
+    assert_eq!(stopped.len(), 1, "{stderr}");
+    eprintln!("{}", stopped[0]);
+    assert!(stopped[0].contains("device lost"), "{stderr}");
+    assert_eq!(accepted(&out).len(), 3, "{stderr}");
+    assert_eq!(node.height(), 3);
+
+    let mut args = mine_args(&node.url(), &journal);
+    let i = args.iter().position(|a| a == "cpu").unwrap();
+    args[i] = "gpu".into();
+    args.extend([
+        "--duration".into(),
+        "30".into(),
+        "--lose-gpus-after-ms".into(),
+        "0".into(),
+    ]);
+    let started = Instant::now();
+    let out = run(&args, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{stderr}");
+    assert!(stderr.contains("device lost"), "{stderr}");
+    assert_eq!(node.height(), 3);
+}

@@ -186,8 +186,9 @@ pub struct GpuDevice {
     batch: AtomicU64,
     /// Wanted duration of one dispatch.
     kernel_time: Duration,
-    /// Set by wgpu's device-lost callback.
-    lost: Arc<std::sync::Mutex<Option<String>>>,
+    /// The first failure wgpu reported outside a call's result: device lost, or an error
+    /// from a submission (wgpu's default for those is to panic).
+    failed: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl GpuDevice {
@@ -234,13 +235,33 @@ impl GpuDevice {
             ..Default::default()
         }))
         .map_err(|e| fail(e.to_string()))?;
-        let lost = Arc::new(std::sync::Mutex::new(None));
-        let lost_flag = Arc::clone(&lost);
-        device.set_device_lost_callback(move |reason, message| {
-            if let Ok(mut l) = lost_flag.lock() {
-                *l = Some(format!("device lost ({reason:?}): {message}"));
+        let failed: Arc<std::sync::Mutex<Option<String>>> = Default::default();
+        let record = |failed: &Arc<std::sync::Mutex<Option<String>>>, what: String| {
+            if let Ok(mut f) = failed.lock() {
+                f.get_or_insert(what);
             }
+        };
+        let on_lost = Arc::clone(&failed);
+        device.set_device_lost_callback(move |reason, message| {
+            let message = message.trim();
+            let what = match reason {
+                wgpu::DeviceLostReason::Destroyed => "device lost (destroyed)".to_string(),
+                _ => "device lost".to_string(),
+            };
+            record(
+                &on_lost,
+                if message.is_empty() {
+                    what
+                } else {
+                    format!("{what}: {message}")
+                },
+            );
         });
+        let on_error = Arc::clone(&failed);
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            tracing::error!("GPU error: {e}");
+            record(&on_error, format!("GPU error: {e}"));
+        }));
 
         let pipeline = compile(&device, &sha256d_wgsl(), "sha256d").map_err(fail)?;
         let slots = (0..IN_FLIGHT)
@@ -255,7 +276,7 @@ impl GpuDevice {
             capacity,
             batch: AtomicU64::new(1 << 20),
             kernel_time: DEFAULT_KERNEL_TIME,
-            lost,
+            failed,
         })
     }
 
@@ -280,6 +301,13 @@ impl GpuDevice {
         self.batch.load(Ordering::Relaxed)
     }
 
+    /// Destroys the device as a driver reset would: later and queued work fails. For tests of
+    /// the device-failure path.
+    #[doc(hidden)]
+    pub fn lose(&self) {
+        self.device.destroy();
+    }
+
     /// Target duration of one dispatch (`--gpu-kernel-ms`); zero keeps the batch size fixed.
     pub fn set_kernel_time(&mut self, time: Duration) {
         self.kernel_time = time;
@@ -300,14 +328,27 @@ impl GpuDevice {
         self.batch.store(next.max(MIN_BATCH), Ordering::Relaxed);
     }
 
-    fn device_error(&self, reason: impl std::fmt::Display) -> GpuError {
-        let lost = self.lost.lock().ok().and_then(|l| l.clone());
+    /// The failure wgpu reported, if any.
+    fn failed(&self) -> Option<String> {
+        self.failed.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// The error for a failed step: what wgpu reported about the device (lost, refused work)
+    /// when it did, else the step's own error.
+    fn device_error(&self, doing: &str, detail: impl std::fmt::Display) -> GpuError {
+        // Lets wgpu run its callbacks, so a lost device says so (a refused submission alone
+        // only shows up as an unknown submission index).
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        let reason = match self.failed() {
+            Some(failed) => {
+                tracing::debug!("{}: {doing}: {detail}", self.info.name);
+                format!("{failed} (while {doing})")
+            }
+            None => format!("{doing}: {detail}"),
+        };
         GpuError::Device {
             name: self.info.name.clone(),
-            reason: match lost {
-                Some(lost) => format!("{reason} ({lost})"),
-                None => reason.to_string(),
-            },
+            reason,
         }
     }
 
@@ -355,11 +396,18 @@ impl GpuDevice {
                 submission_index: Some(p.index.clone()),
                 timeout: Some(Duration::from_secs(60)),
             })
-            .map_err(|e| self.device_error(e))?;
+            .map_err(|e| self.device_error("waiting for the kernel", e))?;
         p.mapped
             .recv()
-            .map_err(|_| self.device_error("result mapping was dropped"))?
-            .map_err(|e| self.device_error(format!("mapping results: {e}")))?;
+            .map_err(|_| self.device_error("mapping results", "the mapping was dropped"))?
+            .map_err(|e| self.device_error("mapping results", e))?;
+        // A submission wgpu refused leaves the results of a kernel that never ran.
+        if let Some(failed) = self.failed() {
+            return Err(GpuError::Device {
+                name: self.info.name.clone(),
+                reason: failed,
+            });
+        }
         let s = &self.slots[p.slot];
         let bytes = 4 * (1 + u64::from(self.capacity));
         let out = {
@@ -367,7 +415,7 @@ impl GpuDevice {
                 .readback
                 .slice(0..bytes)
                 .get_mapped_range()
-                .map_err(|e| self.device_error(format!("reading results: {e:?}")))?;
+                .map_err(|e| self.device_error("reading results", format!("{e:?}")))?;
             let words: &[u32] = bytemuck::cast_slice(&view);
             let count = words[0];
             let stored = count.min(self.capacity) as usize;
@@ -445,7 +493,7 @@ impl GpuDevice {
                     Err(e) => {
                         return Err(ScanFailure {
                             found: report,
-                            error: self.device_error(format!("CPU rescan: {e}")),
+                            error: self.device_error("rescanning an overflow on the CPU", e),
                         })
                     }
                 }
@@ -478,7 +526,7 @@ impl GpuDevice {
     pub fn digests(&self, header: &Header, range: NonceRange) -> Result<Vec<[u8; 32]>, GpuError> {
         assert!(range.len() <= 1 << 16, "at most 65536 nonces");
         let pipeline = compile(&self.device, &sha256d_digests_wgsl(), "digests")
-            .map_err(|e| self.device_error(e))?;
+            .map_err(|e| self.device_error("compiling the digest shader", e))?;
         let slot = make_slot(&self.device, &pipeline, 4 * (1 + 8 * range.len()));
         let job = Job::new("digests", *header, crate::chain::Target::MAX, range, 0);
         let params = GpuParams::new(job.prepared(), &job, range, 8 * range.len() as u32);
@@ -491,7 +539,7 @@ impl GpuDevice {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &slot.bind_group, &[]);
-            let (cols, rows) = grid(range.len().div_ceil(64) as u32);
+            let (cols, rows) = grid(range.len().div_ceil(u64::from(shader::WORKGROUP_SIZE)) as u32);
             pass.dispatch_workgroups(cols, rows, 1);
         }
         let bytes = 4 * (1 + 8 * range.len());
@@ -508,15 +556,15 @@ impl GpuDevice {
                 submission_index: Some(index),
                 timeout: Some(Duration::from_secs(60)),
             })
-            .map_err(|e| self.device_error(e))?;
+            .map_err(|e| self.device_error("waiting for the kernel", e))?;
         rx.recv()
-            .map_err(|_| self.device_error("mapping dropped"))?
-            .map_err(|e| self.device_error(e))?;
+            .map_err(|_| self.device_error("mapping results", "the mapping was dropped"))?
+            .map_err(|e| self.device_error("mapping results", e))?;
         let view = slot
             .readback
             .slice(..)
             .get_mapped_range()
-            .map_err(|e| self.device_error(format!("{e:?}")))?;
+            .map_err(|e| self.device_error("reading results", format!("{e:?}")))?;
         let words: &[u32] = bytemuck::cast_slice(&view);
         Ok(words[1..]
             .chunks_exact(8)
