@@ -77,8 +77,9 @@ fn record(nonce: u32) {
     }
 }
 
-// Invocations are laid out on a 2-D grid of 64-wide workgroups (the host keeps the overshoot
-// below one row); `index` counts them row by row.
+// Invocations are laid out on a 2-D grid of workgroups (the host keeps the overshoot below one
+// row); `index` counts them row by row. The generator replaces the workgroup size 64 here (in
+// both places) with `--gpu-workgroup`, and the body of `rotr` with the `--gpu-rotate` form.
 @compute @workgroup_size(64)
 fn search(
     @builtin(workgroup_id) group: vec3<u32>,

@@ -233,8 +233,17 @@ pub fn measure_gpu(
         progress,
     )?;
     let info = gpu.info();
-    let device = format!("{} ({}, {})", info.name, info.backend, info.device_type);
-    Ok(m.row("gpu", device, format!("wgsl batch={}", gpu.batch()), 1))
+    let device = format!(
+        "{} ({}, {}, driver {})",
+        info.name, info.backend, info.device_type, info.driver
+    );
+    let kernel = format!(
+        "wgsl {} batch={} ({} ms target)",
+        gpu.options(),
+        gpu.batch(),
+        gpu.kernel_time().as_millis()
+    );
+    Ok(m.row("gpu", device, kernel, 1))
 }
 
 /// Measures the CPU backend and every GPU working at once on one synthetic job: each takes

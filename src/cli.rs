@@ -132,6 +132,19 @@ pub struct BackendArgs {
     /// Target duration of one GPU dispatch in milliseconds (the batch size is tuned to it).
     #[arg(long, value_name = "MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub gpu_kernel_ms: u64,
+    /// GPU invocations per workgroup: 32, 64, 128 or 256.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub gpu_workgroup: u32,
+    /// How the GPU shader writes a rotate: or, xor, add or insert-bits (for finding the one a
+    /// driver compiles to a single funnel shift; all compute the same hashes).
+    #[arg(
+        long,
+        value_name = "FORM",
+        env = "HASHRIG_GPU_ROTATE",
+        default_value = "or",
+        hide = true
+    )]
+    pub gpu_rotate: String,
 }
 
 #[derive(Debug, clap::Args)]

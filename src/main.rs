@@ -122,13 +122,23 @@ fn cpu_threads(args: &cli::BackendArgs) -> usize {
 
 #[cfg(feature = "gpu")]
 fn open_gpus(args: &cli::BackendArgs) -> Result<Vec<hashrig::backend::gpu::GpuDevice>> {
-    use hashrig::backend::gpu::{GpuDevice, GpuError};
+    use hashrig::backend::gpu::{GpuDevice, GpuError, ShaderOptions, WORKGROUP_SIZES};
     let (backend, selector) = (args.backend, args.gpu.as_deref());
     let kernel_time = std::time::Duration::from_millis(args.gpu_kernel_ms);
+    if !WORKGROUP_SIZES.contains(&args.gpu_workgroup) {
+        return Err(usage(format!(
+            "--gpu-workgroup {} is not one of {WORKGROUP_SIZES:?}",
+            args.gpu_workgroup
+        )));
+    }
+    let options = ShaderOptions {
+        workgroup_size: args.gpu_workgroup,
+        rotate: args.gpu_rotate.parse().map_err(usage)?,
+    };
     let opened = match backend {
         BackendChoice::Cpu => return Ok(vec![]),
-        BackendChoice::Gpu | BackendChoice::All => GpuDevice::open_all(selector)?,
-        BackendChoice::Auto => match GpuDevice::open_all(selector) {
+        BackendChoice::Gpu | BackendChoice::All => GpuDevice::open_all_with(selector, options)?,
+        BackendChoice::Auto => match GpuDevice::open_all_with(selector, options) {
             Ok(gpus) => gpus
                 .into_iter()
                 .filter(|g| g.info().device_type != "Cpu")
@@ -352,5 +362,10 @@ fn print_table(report: &BenchReport) {
             r.hw_errors,
             r.device
         );
+    }
+    // Kernel settings that do not fit the column (GPU batch, workgroup, ...).
+    for r in report.results.iter().filter(|r| r.kernel.contains(' ')) {
+        let name = r.device.split(" (").next().unwrap_or_default();
+        println!("  {} {name}: {}", r.backend, r.kernel);
     }
 }

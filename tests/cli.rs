@@ -124,3 +124,27 @@ fn bad_numbers_are_usage_errors() {
         assert!(err.contains("--seconds must be"), "{err}");
     }
 }
+
+#[cfg(feature = "gpu")]
+#[test]
+fn bad_gpu_shader_options_are_usage_errors() {
+    for (args, expected) in [
+        (
+            ["--gpu-workgroup", "48"],
+            "--gpu-workgroup 48 is not one of [32, 64, 128, 256]",
+        ),
+        (
+            ["--gpu-rotate", "rol"],
+            "unknown rotate \"rol\" (one of or, xor, add, insert-bits)",
+        ),
+    ] {
+        let out = hashrig()
+            .args(["bench", "--backend", "gpu"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{err}");
+    }
+}

@@ -228,3 +228,51 @@ fn a_lost_device_stops_with_a_clear_error_and_keeps_its_hits() {
     let digests = gpu.digests(&header, NonceRange::new(0, 64).unwrap());
     assert!(digests.is_err(), "{digests:?}");
 }
+
+/// Every way the shader can be built (`--gpu-workgroup`, `--gpu-rotate`) computes the same
+/// digests as sha2 and finds the same hits as the CPU.
+#[test]
+fn every_shader_option_computes_the_same_hashes() {
+    use hashrig::backend::gpu::{Rotate, ShaderOptions, WORKGROUP_SIZES};
+    if gpu().is_none() {
+        return;
+    }
+    let mut options: Vec<ShaderOptions> = Rotate::ALL
+        .into_iter()
+        .map(|rotate| ShaderOptions {
+            rotate,
+            ..Default::default()
+        })
+        .collect();
+    options.extend(
+        WORKGROUP_SIZES
+            .into_iter()
+            .map(|workgroup_size| ShaderOptions {
+                workgroup_size,
+                ..Default::default()
+            }),
+    );
+    options.dedup();
+    let cpu = CpuBackend::new(Kernel::best(), 2).unwrap();
+    let header = common::golden()[3].header();
+    let job = job(header, easy_target(0x000f_ffff));
+    // Not a multiple of any workgroup size: the last group is partly outside the range.
+    let range = NonceRange::new(NONCE_SPACE - 200_003, NONCE_SPACE).unwrap();
+    let expected = nonces(&cpu.scan(&job, range, &Generation::new()));
+    assert!(!expected.is_empty());
+    for o in options {
+        let mut gpu = GpuDevice::open_all_with(None, o).unwrap().remove(0);
+        assert_eq!(gpu.options(), o);
+        gpu.set_batch(1 << 16);
+        gpu.set_kernel_time(Duration::ZERO);
+        let found = gpu.scan(&job, range, &Generation::new()).unwrap();
+        assert_eq!(found.hashes, range.len(), "{o}");
+        assert_eq!(nonces(&found), expected, "{o}");
+        let sample = NonceRange::new(0, 1000).unwrap();
+        let digests = gpu.digests(&header, sample).unwrap();
+        for (n, d) in (sample.start()..sample.end()).zip(digests) {
+            let reference = reference_digest(header.with_nonce(n as u32).as_bytes());
+            assert_eq!(d, reference, "{o} nonce {n}");
+        }
+    }
+}

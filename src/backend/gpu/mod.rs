@@ -7,7 +7,7 @@
 
 mod shader;
 
-pub use shader::{sha256d_digests_wgsl, sha256d_wgsl};
+pub use shader::{sha256d_digests_wgsl, sha256d_wgsl, Rotate, ShaderOptions, WORKGROUP_SIZES};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -130,8 +130,10 @@ pub const DEFAULT_CAPACITY: u32 = 1024;
 /// short enough that a new job is picked up quickly.
 pub const DEFAULT_KERNEL_TIME: Duration = Duration::from_millis(50);
 const MIN_BATCH: u64 = 1 << 12;
-/// One dispatch covers at most 2^32 - 64 nonces (its count is a u32).
-const MAX_BATCH: u64 = (1 << 32) - 64;
+/// Most nonces one dispatch covers. The shader numbers invocations in u32: the grid's
+/// overshoot (under one workgroup per row) must not carry that number past 2^32, where it
+/// would wrap onto nonces of the same dispatch and report their hits twice.
+const MAX_BATCH: u64 = 1 << 31;
 
 /// Largest workgroup count per grid dimension (WebGPU's guaranteed limit).
 const MAX_GROUPS_PER_DIM: u32 = 65_535;
@@ -180,6 +182,7 @@ pub struct GpuDevice {
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
+    options: ShaderOptions,
     slots: Vec<Slot>,
     capacity: u32,
     /// Nonces per dispatch, re-tuned after every dispatch towards `kernel_time`.
@@ -192,8 +195,17 @@ pub struct GpuDevice {
 }
 
 impl GpuDevice {
-    /// Opens every adapter, or the one `selector` names (an index or part of a name).
+    /// Opens every adapter, or the one `selector` names (an index or part of a name), with
+    /// the default shader.
     pub fn open_all(selector: Option<&str>) -> Result<Vec<GpuDevice>, GpuError> {
+        GpuDevice::open_all_with(selector, ShaderOptions::default())
+    }
+
+    /// [`GpuDevice::open_all`] with the shader built as `options` say.
+    pub fn open_all_with(
+        selector: Option<&str>,
+        options: ShaderOptions,
+    ) -> Result<Vec<GpuDevice>, GpuError> {
         let adapters = adapters();
         if adapters.is_empty() {
             return Err(GpuError::NoAdapter);
@@ -218,11 +230,16 @@ impl GpuDevice {
         };
         chosen
             .into_iter()
-            .map(|(i, a)| GpuDevice::open(i, a, DEFAULT_CAPACITY))
+            .map(|(i, a)| GpuDevice::open(i, a, DEFAULT_CAPACITY, options))
             .collect()
     }
 
-    fn open(index: usize, adapter: wgpu::Adapter, capacity: u32) -> Result<GpuDevice, GpuError> {
+    fn open(
+        index: usize,
+        adapter: wgpu::Adapter,
+        capacity: u32,
+        options: ShaderOptions,
+    ) -> Result<GpuDevice, GpuError> {
         let info = info(index, &adapter);
         let fail = |reason: String| GpuError::Open {
             name: info.name.clone(),
@@ -263,7 +280,7 @@ impl GpuDevice {
             record(&on_error, format!("GPU error: {e}"));
         }));
 
-        let pipeline = compile(&device, &sha256d_wgsl(), "sha256d").map_err(fail)?;
+        let pipeline = compile(&device, &sha256d_wgsl(options), "sha256d").map_err(fail)?;
         let slots = (0..IN_FLIGHT)
             .map(|_| make_slot(&device, &pipeline, 4 * (1 + u64::from(capacity))))
             .collect();
@@ -272,6 +289,7 @@ impl GpuDevice {
             device,
             queue,
             pipeline,
+            options,
             slots,
             capacity,
             batch: AtomicU64::new(1 << 20),
@@ -282,6 +300,16 @@ impl GpuDevice {
 
     pub fn info(&self) -> &DeviceInfo {
         &self.info
+    }
+
+    /// How this device's shader was built.
+    pub fn options(&self) -> ShaderOptions {
+        self.options
+    }
+
+    /// Invocations per workgroup, as a nonce count.
+    fn workgroup(&self) -> u64 {
+        u64::from(self.options.workgroup_size)
     }
 
     /// Lowers the result-buffer capacity used by later scans (tests use a tiny one to force
@@ -313,6 +341,11 @@ impl GpuDevice {
         self.kernel_time = time;
     }
 
+    /// Target duration of one dispatch.
+    pub fn kernel_time(&self) -> Duration {
+        self.kernel_time
+    }
+
     /// Moves the batch size towards `kernel_time` given that `nonces` took `took`.
     fn tune(&self, nonces: u64, took: Duration) {
         if self.kernel_time.is_zero() || took.is_zero() {
@@ -323,8 +356,7 @@ impl GpuDevice {
         // At most 4x per step either way: one slow dispatch does not collapse the batch.
         let current = self.batch();
         let next = wanted.clamp(current / 4, current.saturating_mul(4));
-        let next = next.clamp(MIN_BATCH, MAX_BATCH) / u64::from(shader::WORKGROUP_SIZE)
-            * u64::from(shader::WORKGROUP_SIZE);
+        let next = next.clamp(MIN_BATCH, MAX_BATCH) / self.workgroup() * self.workgroup();
         self.batch.store(next.max(MIN_BATCH), Ordering::Relaxed);
     }
 
@@ -360,7 +392,7 @@ impl GpuDevice {
         self.queue
             .write_buffer(&s.params, 0, bytemuck::bytes_of(&params));
         self.queue.write_buffer(&s.results, 0, &0u32.to_le_bytes());
-        let groups = range.len().div_ceil(u64::from(shader::WORKGROUP_SIZE)) as u32;
+        let groups = range.len().div_ceil(self.workgroup()) as u32;
         let (cols, rows) = grid(groups);
         let mut encoder = self
             .device
@@ -525,7 +557,7 @@ impl GpuDevice {
     /// nonces), from the same generated code as the search. For self-tests.
     pub fn digests(&self, header: &Header, range: NonceRange) -> Result<Vec<[u8; 32]>, GpuError> {
         assert!(range.len() <= 1 << 16, "at most 65536 nonces");
-        let pipeline = compile(&self.device, &sha256d_digests_wgsl(), "digests")
+        let pipeline = compile(&self.device, &sha256d_digests_wgsl(self.options), "digests")
             .map_err(|e| self.device_error("compiling the digest shader", e))?;
         let slot = make_slot(&self.device, &pipeline, 4 * (1 + 8 * range.len()));
         let job = Job::new("digests", *header, crate::chain::Target::MAX, range, 0);
@@ -539,7 +571,7 @@ impl GpuDevice {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &slot.bind_group, &[]);
-            let (cols, rows) = grid(range.len().div_ceil(u64::from(shader::WORKGROUP_SIZE)) as u32);
+            let (cols, rows) = grid(range.len().div_ceil(self.workgroup()) as u32);
             pass.dispatch_workgroups(cols, rows, 1);
         }
         let bytes = 4 * (1 + 8 * range.len());
@@ -651,6 +683,18 @@ fn make_slot(device: &wgpu::Device, pipeline: &wgpu::ComputePipeline, results_si
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_batch_numbers_its_invocations_in_u32() {
+        for wg in WORKGROUP_SIZES.map(u64::from) {
+            let groups = MAX_BATCH.div_ceil(wg);
+            let (c, r) = grid(u32::try_from(groups).unwrap());
+            assert!(
+                u64::from(c) * u64::from(r) * wg <= 1 << 32,
+                "workgroup {wg}"
+            );
+        }
+    }
 
     #[test]
     fn grid_keeps_overshoot_small() {

@@ -18,8 +18,92 @@ const MARKER: &str = "// @generated-body";
 
 /// Entry point of the search shader.
 pub const ENTRY_POINT: &str = "search";
-/// Invocations per workgroup (`@workgroup_size` in the shader).
+/// Default invocations per workgroup (`--gpu-workgroup`).
 pub const WORKGROUP_SIZE: u32 = 64;
+/// Workgroup sizes the shader is built for: powers of two every WebGPU device runs (at least
+/// 256 invocations per workgroup are guaranteed).
+pub const WORKGROUP_SIZES: [u32; 4] = [32, 64, 128, 256];
+
+/// How the shader writes a 32-bit rotate (WGSL has no rotate builtin). Each is exact; which
+/// one a driver turns into a single funnel shift is an empirical question, so all of them can
+/// be tried (`--gpu-rotate`, or `HASHRIG_GPU_ROTATE`, with `hashrig bench --backend gpu`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Rotate {
+    /// `(x >> n) | (x << (32 - n))`: the idiom compilers match most often.
+    #[default]
+    Or,
+    /// `(x >> n) ^ (x << (32 - n))`.
+    Xor,
+    /// `(x >> n) + (x << (32 - n))`.
+    Add,
+    /// `insertBits(x >> n, x, 32 - n, n)` (SPIR-V OpBitFieldInsert).
+    InsertBits,
+}
+
+impl Rotate {
+    pub const ALL: [Rotate; 4] = [Rotate::Or, Rotate::Xor, Rotate::Add, Rotate::InsertBits];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Rotate::Or => "or",
+            Rotate::Xor => "xor",
+            Rotate::Add => "add",
+            Rotate::InsertBits => "insert-bits",
+        }
+    }
+
+    /// The body of `fn rotr(x: u32, n: u32) -> u32`.
+    fn wgsl(self) -> &'static str {
+        match self {
+            Rotate::Or => "return (x >> n) | (x << (32u - n));",
+            Rotate::Xor => "return (x >> n) ^ (x << (32u - n));",
+            Rotate::Add => "return (x >> n) + (x << (32u - n));",
+            Rotate::InsertBits => "return insertBits(x >> n, x, 32u - n, n);",
+        }
+    }
+}
+
+impl std::fmt::Display for Rotate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Rotate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Rotate::ALL
+            .into_iter()
+            .find(|r| r.name() == s.trim())
+            .ok_or_else(|| {
+                let names: Vec<_> = Rotate::ALL.iter().map(|r| r.name()).collect();
+                format!("unknown rotate {s:?} (one of {})", names.join(", "))
+            })
+    }
+}
+
+/// Build-time choices of the search shader; every combination computes the same hashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShaderOptions {
+    /// Invocations per workgroup, one of [`WORKGROUP_SIZES`].
+    pub workgroup_size: u32,
+    pub rotate: Rotate,
+}
+
+impl Default for ShaderOptions {
+    fn default() -> Self {
+        ShaderOptions {
+            workgroup_size: WORKGROUP_SIZE,
+            rotate: Rotate::default(),
+        }
+    }
+}
+
+impl std::fmt::Display for ShaderOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "wg={} rotate={}", self.workgroup_size, self.rotate)
+    }
+}
 
 fn hex(x: u32) -> String {
     format!("0x{x:08x}u")
@@ -235,20 +319,52 @@ enum Mode {
     Digests,
 }
 
-fn build(mode: Mode) -> String {
-    assert!(TEMPLATE.contains(MARKER), "shader template lost its marker");
-    TEMPLATE.replace(&format!("    {MARKER}\n"), &body(mode))
+/// Text of the template that the options replace (each must occur exactly once).
+const TEMPLATE_ROTATE: &str = "return (x >> n) | (x << (32u - n));";
+const TEMPLATE_WORKGROUP: &str = "@workgroup_size(64)";
+const TEMPLATE_INDEX: &str = "* 64u + lane";
+
+fn build(mode: Mode, options: ShaderOptions) -> String {
+    assert!(
+        WORKGROUP_SIZES.contains(&options.workgroup_size),
+        "workgroup size {} is not one of {WORKGROUP_SIZES:?}",
+        options.workgroup_size
+    );
+    let mut source = TEMPLATE.to_string();
+    for (from, to) in [
+        (format!("    {MARKER}\n"), body(mode)),
+        (
+            TEMPLATE_ROTATE.to_string(),
+            options.rotate.wgsl().to_string(),
+        ),
+        (
+            TEMPLATE_WORKGROUP.to_string(),
+            format!("@workgroup_size({})", options.workgroup_size),
+        ),
+        (
+            TEMPLATE_INDEX.to_string(),
+            format!("* {}u + lane", options.workgroup_size),
+        ),
+    ] {
+        assert_eq!(
+            source.matches(&from).count(),
+            1,
+            "shader template: {from:?}"
+        );
+        source = source.replace(&from, &to);
+    }
+    source
 }
 
 /// The complete WGSL source of the SHA-256d search shader.
-pub fn sha256d_wgsl() -> String {
-    build(Mode::Search)
+pub fn sha256d_wgsl(options: ShaderOptions) -> String {
+    build(Mode::Search, options)
 }
 
 /// The same computation storing each nonce's digest words (byte-swapped words, hash word 0
 /// first) at `results.nonces[8 * index ..]`: for checking the GPU's digests against sha2.
-pub fn sha256d_digests_wgsl() -> String {
-    build(Mode::Digests)
+pub fn sha256d_digests_wgsl(options: ShaderOptions) -> String {
+    build(Mode::Digests, options)
 }
 
 #[cfg(test)]
@@ -259,9 +375,30 @@ mod tests {
     /// no GPU needed.
     #[test]
     fn shaders_validate_with_naga() {
-        for source in [sha256d_wgsl(), sha256d_digests_wgsl()] {
-            validate(&source);
+        for workgroup_size in WORKGROUP_SIZES {
+            for rotate in Rotate::ALL {
+                let options = ShaderOptions {
+                    workgroup_size,
+                    rotate,
+                };
+                for source in [sha256d_wgsl(options), sha256d_digests_wgsl(options)] {
+                    validate(&source);
+                    assert!(source.contains(rotate.wgsl()), "{options}");
+                    assert!(
+                        source.contains(&format!("@workgroup_size({workgroup_size})")),
+                        "{options}"
+                    );
+                }
+            }
         }
+    }
+
+    #[test]
+    fn rotate_names_round_trip() {
+        for r in Rotate::ALL {
+            assert_eq!(r.name().parse::<Rotate>(), Ok(r));
+        }
+        assert!("rol".parse::<Rotate>().unwrap_err().contains("insert-bits"));
     }
 
     fn validate(source: &str) {
@@ -279,7 +416,7 @@ mod tests {
 
     #[test]
     fn shader_is_straight_line() {
-        let source = sha256d_wgsl();
+        let source = sha256d_wgsl(ShaderOptions::default());
         assert!(!source.contains("for ("), "no loops");
         assert!(!source.contains("loop {"), "no loops");
         assert!(source.contains("let yt60 ="));
