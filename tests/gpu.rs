@@ -100,8 +100,9 @@ fn result_buffer_overflow_is_rescanned_and_loses_nothing() {
     let Some(mut gpu) = gpu() else { return };
     gpu.limit_capacity(4);
     let header = common::golden()[2].header();
-    // About 1 in 16 nonces hits: far more than 4 per dispatch.
-    let job = job(header, easy_target(0x0fff_ffff));
+    // Half of all nonces hit: even the smallest dispatch (one workgroup) holds far more
+    // than 4.
+    let job = job(header, easy_target(0x7fff_ffff));
     let range = NonceRange::new(1000, 1000 + 20_000).unwrap();
     let g = gpu.scan(&job, range, &Generation::new()).unwrap();
     let c = CpuBackend::new(Kernel::best(), 1)
@@ -109,6 +110,8 @@ fn result_buffer_overflow_is_rescanned_and_loses_nothing() {
         .scan(&job, range, &Generation::new());
     assert!(c.candidates.len() > 100);
     assert_eq!(nonces(&g), nonces(&c));
+    assert_eq!(g.rescanned, range.len(), "every dispatch overflowed");
+    assert_eq!(g.hashes, range.len(), "rescanned nonces are counted once");
 }
 
 #[test]
@@ -274,5 +277,26 @@ fn every_shader_option_computes_the_same_hashes() {
             let reference = reference_digest(header.with_nonce(n as u32).as_bytes());
             assert_eq!(d, reference, "{o} nonce {n}");
         }
+    }
+}
+
+/// Easy targets (regtest's, small test shares) are dispatched in pieces whose expected hits fit
+/// the result buffer, so the GPU does the work instead of overflowing into CPU rescans.
+#[test]
+fn easy_targets_do_not_overflow_into_cpu_rescans() {
+    let Some(mut gpu) = gpu() else { return };
+    let cpu = CpuBackend::new(Kernel::best(), 2).unwrap();
+    let header = common::golden()[4].header();
+    gpu.set_kernel_time(Duration::ZERO);
+    // regtest: half of all nonces hit; 1 in 4096.
+    for (top, len) in [(0x7fff_ffffu32, 1u64 << 16), (0x000f_ffff, 1 << 23)] {
+        gpu.set_batch(len);
+        let job = job(header, easy_target(top));
+        let range = NonceRange::new(5, 5 + len).unwrap();
+        let g = gpu.scan(&job, range, &Generation::new()).unwrap();
+        let c = cpu.scan(&job, range, &Generation::new());
+        assert_eq!(g.hashes, len);
+        assert_eq!(g.rescanned, 0, "target top {top:#x}");
+        assert_eq!(nonces(&g), nonces(&c), "target top {top:#x}");
     }
 }

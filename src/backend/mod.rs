@@ -18,6 +18,9 @@ pub struct ScanReport {
     pub hw_errors: u64,
     /// True when the job went stale before the whole range was scanned.
     pub stale: bool,
+    /// Nonces a GPU hashed whose hits overflowed its result buffer, so that they were hashed
+    /// again on the CPU (included in `hashes` once).
+    pub rescanned: u64,
 }
 
 impl ScanReport {
@@ -27,5 +30,6 @@ impl ScanReport {
         self.candidates.extend(other.candidates);
         self.hw_errors += other.hw_errors;
         self.stale |= other.stale;
+        self.rescanned += other.rescanned;
     }
 }

@@ -341,6 +341,16 @@ impl GpuDevice {
         self.kernel_time = time;
     }
 
+    /// Most nonces one dispatch of `job` may cover so that its expected hits fill at most half
+    /// the result buffer. Only very easy targets (regtest, tiny test shares) are capped: an
+    /// overflow costs a CPU rescan of the whole dispatch.
+    fn hit_cap(&self, job: &Job) -> u64 {
+        // A nonce hits with probability at most (top word + 1) / 2^32.
+        let top = u64::from(job.target_top_word()) + 1;
+        let cap = (u64::from(self.capacity) / 2).max(1) * (1 << 32) / top;
+        (cap / self.workgroup() * self.workgroup()).clamp(self.workgroup(), MAX_BATCH)
+    }
+
     /// Target duration of one dispatch.
     pub fn kernel_time(&self) -> Duration {
         self.kernel_time
@@ -479,7 +489,7 @@ impl GpuDevice {
                     rest = NonceRange::from_start(0, 0);
                     break;
                 }
-                let (piece, after) = rest.split_at(self.batch());
+                let (piece, after) = rest.split_at(self.batch().min(self.hit_cap(job)));
                 rest = after;
                 let slot = free.pop().expect("checked non-empty");
                 pending.push_back(self.submit(slot, job, piece));
@@ -515,12 +525,15 @@ impl GpuDevice {
                     self.capacity,
                     p.range.len()
                 );
+                // A job that went stale meanwhile stops the rescan too: its hits are of no use.
                 let again = crate::backend::cpu::CpuBackend::new(Kernel::best(), 1)
-                    .map(|cpu| cpu.scan(job, p.range, &Generation::new()));
+                    .map(|cpu| cpu.scan(job, p.range, generation));
                 match again {
                     Ok(again) => {
                         report.candidates.extend(again.candidates);
                         report.hw_errors += again.hw_errors;
+                        report.rescanned += again.hashes;
+                        report.stale |= again.stale;
                     }
                     Err(e) => {
                         return Err(ScanFailure {
