@@ -9,14 +9,17 @@
 // first (early reject on the target's top word), and the rest of the hash plus the full 256-bit
 // target compare only for a hit.
 
-// Mirrors `GpuParams` in src/backend/gpu/mod.rs (#[repr(C)], every field a u32).
+// Mirrors `GpuParams` in src/backend/gpu/mod.rs (#[repr(C)], every field a u32; a test compares
+// the offsets). A uniform buffer: every invocation reads the same words, which GPUs serve from
+// their constant caches. Uniform arrays need a 16-byte stride, so the 8-word arrays are two
+// vec4s: word k is [k / 4][k % 4].
 struct Params {
     // Working state after rounds 0..=2 of the second block, in the rotating order of round 3.
-    state3: array<u32, 8>,
+    state3: array<vec4<u32>, 2>,
     // SHA-256 state after the first 64 header bytes.
-    midstate: array<u32, 8>,
-    // Share target as little-endian 32-bit words: target_words[7] is the most significant.
-    target_words: array<u32, 8>,
+    midstate: array<vec4<u32>, 2>,
+    // Share target as little-endian 32-bit words: word 7 is the most significant.
+    target_words: array<vec4<u32>, 2>,
     t1_3: u32,
     t2_3: u32,
     w16: u32,
@@ -41,7 +44,7 @@ struct Results {
     nonces: array<u32>,
 }
 
-@group(0) @binding(0) var<storage, read> params: Params;
+@group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> results: Results;
 
 fn rotr(x: u32, n: u32) -> u32 {

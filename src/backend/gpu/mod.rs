@@ -654,7 +654,7 @@ fn make_slot(device: &wgpu::Device, pipeline: &wgpu::ComputePipeline, results_si
     let params = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("params"),
         size: std::mem::size_of::<GpuParams>() as u64,
-        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
     let results = device.create_buffer(&wgpu::BufferDescriptor {
@@ -727,9 +727,46 @@ mod tests {
         }
     }
 
+    /// Every member of the shader's `Params` sits where `GpuParams` puts it, by name.
     #[test]
     fn params_layout_matches_the_shader() {
-        // 36 u32 fields, no padding inserted by repr(C).
-        assert_eq!(std::mem::size_of::<GpuParams>(), 36 * 4);
+        use std::mem::offset_of;
+        macro_rules! offsets {
+            ($($field:ident),*) => { [$((stringify!($field), offset_of!(GpuParams, $field))),*] };
+        }
+        let rust = offsets!(
+            state3,
+            midstate,
+            target_words,
+            t1_3,
+            t2_3,
+            w16,
+            w17,
+            w18_part,
+            w19_part,
+            w31_part,
+            nonce_base,
+            count,
+            capacity,
+            pad0,
+            pad1
+        );
+        let source = sha256d_wgsl(ShaderOptions::default());
+        let module = naga::front::wgsl::parse_str(&source).unwrap();
+        let ty = module
+            .types
+            .iter()
+            .map(|(_, t)| t)
+            .find(|t| t.name.as_deref() == Some("Params"))
+            .expect("struct Params");
+        let naga::TypeInner::Struct { members, span } = &ty.inner else {
+            panic!("Params is not a struct");
+        };
+        assert_eq!(*span as usize, std::mem::size_of::<GpuParams>());
+        let shader: Vec<(&str, usize)> = members
+            .iter()
+            .map(|m| (m.name.as_deref().unwrap_or("?"), m.offset as usize))
+            .collect();
+        assert_eq!(shader, rust);
     }
 }

@@ -156,6 +156,11 @@ impl Rounds {
     }
 }
 
+/// Word `k` of one of the 8-word arrays in `Params` (stored as two vec4s).
+fn param_word(field: &str, k: usize) -> String {
+    format!("params.{field}[{}][{}]", k / 4, k % 4)
+}
+
 /// `let {w}{i} = σ1(W[i-2]) + W[i-7] + σ0(W[i-15]) + W[i-16];`
 fn schedule(w: &str, i: usize) -> String {
     format!(
@@ -176,7 +181,7 @@ fn body(mode: Mode) -> String {
         deferred: String::new(),
     };
     for k in 0..8 {
-        r.line(format!("let s{k} = params.state3[{k}];"));
+        r.line(format!("let s{k} = {};", param_word("state3", k)));
     }
     r.line("let xt3 = params.t1_3 + w3;");
     r.line("let xe4 = s0 + xt3;");
@@ -212,7 +217,7 @@ fn body(mode: Mode) -> String {
     // The first digest: the second hash's message words m0..m7.
     for k in 0..8 {
         let v = r.v[k].clone();
-        r.line(format!("let m{k} = {v} + params.midstate[{k}];"));
+        r.line(format!("let m{k} = {v} + {};", param_word("midstate", k)));
     }
 
     // ---- Second hash, from the IV; round 0 mostly constant.
@@ -276,7 +281,10 @@ fn body(mode: Mode) -> String {
     r.line(format!("let h7 = {e61} + {};", hex(IV[7])));
     r.line("let top = bswap(h7);");
     if mode == Mode::Search {
-        r.line("if (top > params.target_words[7]) {\n        return;\n    }");
+        r.line(format!(
+            "if (top > {}) {{\n        return;\n    }}",
+            param_word("target_words", 7)
+        ));
     }
 
     // ---- Hit path: the rest of the hash and the full 256-bit compare.
@@ -301,8 +309,9 @@ fn body(mode: Mode) -> String {
     r.line("var decided = false;");
     r.line("var meets = true;");
     for k in (0..8).rev() {
+        let t = param_word("target_words", k);
         r.line(format!(
-            "if (!decided && hash{k} != params.target_words[{k}]) {{ decided = true; meets = hash{k} < params.target_words[{k}]; }}"
+            "if (!decided && hash{k} != {t}) {{ decided = true; meets = hash{k} < {t}; }}"
         ));
     }
     r.line("if (meets) {\n        record(nonce);\n    }");
