@@ -666,5 +666,7 @@ fn a_lost_gpu_stops_alone_and_mining_goes_on() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(20), "{stderr}");
     assert!(stderr.contains("device lost"), "{stderr}");
-    assert_eq!(node.height(), 3);
+    // A dispatch that was already queued when the device went may still have found a block
+    // (half of all regtest nonces do); such a block is submitted, not dropped.
+    assert_eq!(node.height(), 3 + accepted(&out).len() as u64, "{stderr}");
 }
