@@ -77,6 +77,9 @@ pub struct BenchReport {
     pub algo: String,
     pub baseline: Baseline,
     pub results: Vec<BenchResult>,
+    /// Devices that failed while measured ("gpu NAME: error"); they are left out of the rows
+    /// after their failure, the rest is measured.
+    pub failures: Vec<String>,
 }
 
 /// The synthetic job for generation `generation`; `round` varies the header's time so that
@@ -251,7 +254,7 @@ pub fn measure_gpu(
 #[cfg(feature = "gpu")]
 pub fn measure_together(
     cpu: &CpuBackend,
-    gpus: &[crate::backend::gpu::GpuDevice],
+    gpus: &[&crate::backend::gpu::GpuDevice],
     seconds: f64,
     progress: &mut dyn FnMut(f64),
 ) -> Result<BenchResult, BenchError> {
@@ -379,22 +382,30 @@ pub fn run(
     progress(1, rows, "sha2 baseline x1", baseline.hashrate);
 
     let mut results = Vec::with_capacity(rows - 1);
+    let mut failures = Vec::new();
+    #[cfg(feature = "gpu")]
+    let mut working = Vec::new();
     #[cfg(feature = "gpu")]
     for gpu in &config.gpus {
-        let row = results.len() + 2;
+        let row = results.len() + failures.len() + 2;
         let label = format!("gpu {}", gpu.info().name);
-        let mut result = measure_gpu(gpu, config.seconds, &mut |rate| {
+        match measure_gpu(gpu, config.seconds, &mut |rate| {
             progress(row, rows, &label, rate)
-        })?;
-        result.ratio = result.hashrate / baseline.hashrate;
-        results.push(result);
+        }) {
+            Ok(mut result) => {
+                result.ratio = result.hashrate / baseline.hashrate;
+                results.push(result);
+                working.push(gpu);
+            }
+            Err(e) => failures.push(format!("{label}: {e}")),
+        }
     }
     let mut plan: Vec<(Kernel, usize)> = single.iter().map(|&k| (k, 1)).collect();
     if config.cpu {
         plan.push((chosen, config.threads));
     }
     for (kernel, threads) in plan {
-        let row = results.len() + 2;
+        let row = results.len() + failures.len() + 2;
         let label = format!("cpu {} x{threads}", kernel.name());
         let mut result = measure_cpu(kernel, threads, config.seconds, &mut |rate| {
             progress(row, rows, &label, rate)
@@ -403,18 +414,23 @@ pub fn run(
         results.push(result);
     }
     #[cfg(feature = "gpu")]
-    if config.together {
-        let row = results.len() + 2;
+    if config.together && !working.is_empty() {
+        let row = results.len() + failures.len() + 2;
         let cpu = CpuBackend::new(chosen, config.threads)?;
-        let mut result = measure_together(&cpu, &config.gpus, config.seconds, &mut |rate| {
+        match measure_together(&cpu, &working, config.seconds, &mut |rate| {
             progress(row, rows, "all together", rate)
-        })?;
-        result.ratio = result.hashrate / baseline.hashrate;
-        results.push(result);
+        }) {
+            Ok(mut result) => {
+                result.ratio = result.hashrate / baseline.hashrate;
+                results.push(result);
+            }
+            Err(e) => failures.push(format!("all together: {e}")),
+        }
     }
     Ok(BenchReport {
         algo: "sha256d".to_string(),
         baseline,
         results,
+        failures,
     })
 }

@@ -82,10 +82,6 @@ pub struct MineArgs {
     /// is harder; blocks must still meet the block's own target.
     #[arg(long, value_name = "HEX", hide = true)]
     pub share_bits: Option<String>,
-    /// Testing aid: destroy every GPU this many milliseconds after the start, as a driver
-    /// reset would, to exercise the device-failure path.
-    #[arg(long, value_name = "MS", hide = true)]
-    pub lose_gpus_after_ms: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -145,6 +141,10 @@ pub struct BackendArgs {
         hide = true
     )]
     pub gpu_rotate: String,
+    /// Testing aid: every GPU destroys itself (as a driver reset would) at its first dispatch
+    /// this many milliseconds after it was opened, to exercise the device-failure path.
+    #[arg(long, value_name = "MS", hide = true)]
+    pub lose_gpus_after_ms: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]

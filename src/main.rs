@@ -163,6 +163,9 @@ fn open_gpus(args: &cli::BackendArgs) -> Result<Vec<hashrig::backend::gpu::GpuDe
         .into_iter()
         .map(|mut g| {
             g.set_kernel_time(kernel_time);
+            if let Some(ms) = args.lose_gpus_after_ms {
+                g.lose_after(std::time::Duration::from_millis(ms));
+            }
             g
         })
         .collect())
@@ -245,9 +248,6 @@ fn mine_config(args: &cli::MineArgs) -> Result<hashrig::mine::MineConfig> {
         journal: hashrig::submit::Journal::open(&args.journal)?,
         poll: std::time::Duration::from_millis(args.poll_ms),
         share_bits,
-        lose_gpus_after: args
-            .lose_gpus_after_ms
-            .map(std::time::Duration::from_millis),
     })
 }
 
@@ -332,6 +332,18 @@ fn bench_command(args: BenchArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report);
+    }
+    // The rows that could be measured are out; a device that failed still fails the run.
+    if !report.failures.is_empty() {
+        anyhow::bail!(
+            "{} failed while measured (left out of the rows after it):\n  {}",
+            if report.failures.len() == 1 {
+                "a device"
+            } else {
+                "devices"
+            },
+            report.failures.join("\n  ")
+        );
     }
     Ok(())
 }

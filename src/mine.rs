@@ -81,8 +81,6 @@ pub struct MineConfig {
     /// Search for this (harder) target instead of the block's: for tests that need work that
     /// does not end at once on regtest. Found blocks must still meet the block target.
     pub share_bits: Option<CompactTarget>,
-    /// Destroy every GPU this long after the start (tests of the device-failure path).
-    pub lose_gpus_after: Option<Duration>,
 }
 
 /// What a run did.
@@ -491,22 +489,6 @@ pub fn run(config: MineConfig, stop: Arc<AtomicBool>) -> Result<MineSummary, Min
             s.spawn(move || worker_loop(board, worker, &tx));
         }
         drop(tx);
-        #[cfg(feature = "gpu")]
-        if let Some(after) = config.lose_gpus_after {
-            let workers = &config.workers;
-            s.spawn(move || {
-                let at = Instant::now() + after;
-                while Instant::now() < at && !board.stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                for worker in workers {
-                    if let Worker::Gpu(g) = worker {
-                        tracing::warn!("destroying {} (--lose-gpus-after-ms)", worker.name());
-                        g.lose();
-                    }
-                }
-            });
-        }
 
         let mut last_rate = Instant::now();
         let mut last_hashes = 0u64;

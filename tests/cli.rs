@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+mod common;
+
 fn hashrig() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hashrig"))
 }
@@ -36,6 +38,7 @@ fn bench_json_has_the_documented_fields() {
     let last = results.last().unwrap();
     assert_eq!(last["kernel"], supported[0].name());
     assert_eq!(last["threads"], 2);
+    assert_eq!(v["failures"], serde_json::json!([]));
     for r in results {
         assert_eq!(r["backend"], "cpu");
         assert!(r["device"].as_str().is_some());
@@ -147,4 +150,35 @@ fn bad_gpu_shader_options_are_usage_errors() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{err}");
     }
+}
+
+/// A GPU that fails during `bench --backend all` is reported and left out; the CPU rows are
+/// still measured and printed, and the run exits 1.
+#[cfg(feature = "gpu")]
+#[test]
+fn bench_goes_on_without_a_failed_gpu() {
+    if hashrig::backend::gpu::GpuDevice::open_all(None).is_err() {
+        common::skip("no GPU adapter: the bench device-failure path is not tested");
+        return;
+    }
+    let out = hashrig()
+        .args(["bench", "--backend", "all", "--json", "--seconds", "0.2"])
+        .args(["--kernel", "scalar", "--lose-gpus-after-ms", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("failed while measured"), "{stderr}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    let backends: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["backend"].as_str().unwrap())
+        .collect();
+    assert_eq!(backends, ["cpu", "cpu"], "{v}");
+    let failures = v["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{v}");
+    assert!(failures[0].as_str().unwrap().contains("device lost"), "{v}");
 }

@@ -189,6 +189,8 @@ pub struct GpuDevice {
     batch: AtomicU64,
     /// Wanted duration of one dispatch.
     kernel_time: Duration,
+    /// When set, the device destroys itself at its first dispatch from then on (tests).
+    lose_at: Option<Instant>,
     /// The first failure wgpu reported outside a call's result: device lost, or an error
     /// from a submission (wgpu's default for those is to panic).
     failed: Arc<std::sync::Mutex<Option<String>>>,
@@ -295,6 +297,7 @@ impl GpuDevice {
             batch: AtomicU64::new(1 << 20),
             kernel_time: DEFAULT_KERNEL_TIME,
             failed,
+            lose_at: None,
         })
     }
 
@@ -334,6 +337,13 @@ impl GpuDevice {
     #[doc(hidden)]
     pub fn lose(&self) {
         self.device.destroy();
+    }
+
+    /// Makes the device [`lose`](GpuDevice::lose) itself at its first dispatch `after` from
+    /// now: the device-failure path end to end (`--lose-gpus-after-ms`).
+    #[doc(hidden)]
+    pub fn lose_after(&mut self, after: Duration) {
+        self.lose_at = Some(Instant::now() + after);
     }
 
     /// Target duration of one dispatch (`--gpu-kernel-ms`); zero keeps the batch size fixed.
@@ -491,6 +501,13 @@ impl GpuDevice {
                 }
                 let (piece, after) = rest.split_at(self.batch().min(self.hit_cap(job)));
                 rest = after;
+                if self.lose_at.is_some_and(|at| Instant::now() >= at) {
+                    tracing::warn!(
+                        "{}: destroying the device (--lose-gpus-after-ms)",
+                        self.info.name
+                    );
+                    self.lose();
+                }
                 let slot = free.pop().expect("checked non-empty");
                 pending.push_back(self.submit(slot, job, piece));
             }
