@@ -14,7 +14,7 @@ use crate::verify::Verifier;
 
 /// The synthetic job's header: mainnet block 125552 (any real header would do). Its nonce is
 /// overwritten by the search; the time field is bumped whenever the nonce space runs out.
-const BENCH_HEADER: &str = "0100000081cd02ab7e569e8bcd9317e2fe99f2de44d49ab2b8851ba4a308000000000000e320b6c2fffc8d750423db8b1eb942ae710e951ed797f7affc8892b0f1fc122bc7f5d74df2b9441a42a14695";
+const BENCH_HEADER: &str = crate::chain::MAINNET_125552;
 
 /// What to measure.
 pub struct BenchConfig {

@@ -10,6 +10,10 @@ use bitcoin::consensus::encode;
 
 use super::target::CompactTarget;
 
+/// Mainnet block 125552's header, with its winning nonce: a real header for benchmarks and
+/// self-tests.
+pub const MAINNET_125552: &str = "0100000081cd02ab7e569e8bcd9317e2fe99f2de44d49ab2b8851ba4a308000000000000e320b6c2fffc8d750423db8b1eb942ae710e951ed797f7affc8892b0f1fc122bc7f5d74df2b9441a42a14695";
+
 /// An 80-byte block header in its serialized (hashed) form.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Header([u8; Header::SIZE]);

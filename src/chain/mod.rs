@@ -6,5 +6,5 @@ pub mod coinbase;
 pub mod header;
 pub mod target;
 
-pub use header::{Header, HeaderError};
+pub use header::{Header, HeaderError, MAINNET_125552};
 pub use target::{hash_meets, target_top_word, CompactTarget, Target};

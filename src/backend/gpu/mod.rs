@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::algo::sha256d::{digest_from_midstate, Prepared};
+use crate::algo::sha256d::{digest_from_midstate, reference_digest, Prepared};
 use crate::backend::cpu::Kernel;
 use crate::backend::ScanReport;
-use crate::chain::{hash_meets, Header};
+use crate::chain::{hash_meets, Header, Target, MAINNET_125552};
 use crate::job::{Generation, Job, NonceRange};
 use crate::verify::Candidate;
 
@@ -35,6 +35,8 @@ pub enum GpuError {
     Open { name: String, reason: String },
     #[error("GPU {name} failed: {reason}")]
     Device { name: String, reason: String },
+    #[error("GPU {name} failed its self-test, so it is not used (check its driver): {reason}")]
+    SelfTest { name: String, reason: String },
 }
 
 /// What `hashrig devices` shows of an adapter.
@@ -286,7 +288,7 @@ impl GpuDevice {
         let slots = (0..IN_FLIGHT)
             .map(|_| make_slot(&device, &pipeline, 4 * (1 + u64::from(capacity))))
             .collect();
-        Ok(GpuDevice {
+        let gpu = GpuDevice {
             info,
             device,
             queue,
@@ -298,7 +300,43 @@ impl GpuDevice {
             kernel_time: DEFAULT_KERNEL_TIME,
             failed,
             lose_at: None,
-        })
+        };
+        gpu.self_test()?;
+        Ok(gpu)
+    }
+
+    /// Known answers before any real work: a miscompiled kernel would otherwise go unnoticed
+    /// when it misses hits (verification only sees the hits it reports). Block 125552's nonce
+    /// at its own target, and every hit of about 1 in 64 nonces at an easy target, against
+    /// sha2. A few milliseconds on a GPU.
+    fn self_test(&self) -> Result<(), GpuError> {
+        let header = Header::from_hex(MAINNET_125552).expect("embedded header is valid");
+        let block = Target::from_compact(header.bits());
+        let around = NonceRange::from_start(header.nonce().wrapping_sub(2048), 4096);
+        let mut easy = [0xffu8; 32];
+        easy[28..].copy_from_slice(&0x03ff_ffffu32.to_le_bytes());
+        let easy = Target::from_le_bytes(easy);
+        for (target, range) in [
+            (block, around),
+            (easy, NonceRange::from_start(u32::MAX - 4095, 4096)),
+            (easy, NonceRange::from_start(7, 12_288)),
+        ] {
+            let job = Job::new("self-test", header, target, NonceRange::FULL, 0);
+            let expected: Vec<u32> = (range.start()..range.end())
+                .map(|n| n as u32)
+                .filter(|&n| {
+                    hash_meets(&reference_digest(header.with_nonce(n).as_bytes()), &target)
+                })
+                .collect();
+            let report = self
+                .scan(&job, range, &Generation::new())
+                .map_err(|f| f.error)?;
+            compare_hits(&expected, &report).map_err(|reason| GpuError::SelfTest {
+                name: self.info.name.clone(),
+                reason: format!("nonces {:#x}..{:#x}: {reason}", range.start(), range.end()),
+            })?;
+        }
+        Ok(())
     }
 
     pub fn info(&self) -> &DeviceInfo {
@@ -642,6 +680,29 @@ impl GpuDevice {
     }
 }
 
+/// Checks a scan's hits against the `expected` nonces (ascending): every hit reported, none
+/// extra, no hardware error.
+fn compare_hits(expected: &[u32], report: &ScanReport) -> Result<(), String> {
+    let mut found: Vec<u32> = report.candidates.iter().map(|c| c.nonce).collect();
+    found.sort_unstable();
+    let missed: Vec<u32> = expected
+        .iter()
+        .copied()
+        .filter(|n| found.binary_search(n).is_err())
+        .collect();
+    if !missed.is_empty() || found.len() != expected.len() || report.hw_errors > 0 {
+        return Err(format!(
+            "expected {} hits, got {} ({} missed, e.g. {:x?}; {} reported hashes wrong)",
+            expected.len(),
+            found.len(),
+            missed.len(),
+            &missed[..missed.len().min(4)],
+            report.hw_errors
+        ));
+    }
+    Ok(())
+}
+
 /// Compiles `source` into a compute pipeline, turning validation errors into a message.
 fn compile(
     device: &wgpu::Device,
@@ -713,6 +774,31 @@ fn make_slot(device: &wgpu::Device, pipeline: &wgpu::ComputePipeline, results_si
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compare_hits_catches_missed_extra_and_wrong_hits() {
+        let hits = |nonces: &[u32]| ScanReport {
+            candidates: nonces
+                .iter()
+                .map(|&nonce| Candidate {
+                    nonce,
+                    digest: [0; 32],
+                })
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(compare_hits(&[3, 9], &hits(&[9, 3])), Ok(()));
+        assert_eq!(compare_hits(&[], &hits(&[])), Ok(()));
+        let missed = compare_hits(&[3, 9], &hits(&[3])).unwrap_err();
+        assert!(missed.contains("1 missed, e.g. [9]"), "{missed}");
+        assert!(compare_hits(&[3], &hits(&[3, 4])).is_err(), "an extra hit");
+        assert!(compare_hits(&[3], &hits(&[3, 3])).is_err(), "a duplicate");
+        let mut wrong = hits(&[3]);
+        wrong.hw_errors = 1;
+        assert!(compare_hits(&[3], &wrong)
+            .unwrap_err()
+            .contains("1 reported hashes wrong"));
+    }
 
     #[test]
     fn the_largest_batch_numbers_its_invocations_in_u32() {
