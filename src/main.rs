@@ -138,14 +138,22 @@ fn open_gpus(args: &cli::BackendArgs) -> Result<Vec<hashrig::backend::gpu::GpuDe
     let opened = match backend {
         BackendChoice::Cpu => return Ok(vec![]),
         BackendChoice::Gpu | BackendChoice::All => GpuDevice::open_all_with(selector, options)?,
-        BackendChoice::Auto => match GpuDevice::open_all_with(selector, options) {
-            Ok(gpus) => gpus
-                .into_iter()
-                .filter(|g| g.info().device_type != "Cpu")
-                .collect(),
-            Err(GpuError::NoAdapter) => vec![],
-            Err(e) => return Err(e.into()),
-        },
+        // A GPU that cannot be opened or fails its self-test is left out with one line.
+        // Hardware GPUs only; one that cannot be opened or fails its self-test is left out with
+        // one line.
+        BackendChoice::Auto => {
+            match GpuDevice::open_each(selector, options, |i| i.device_type != "Cpu") {
+                Ok(gpus) => gpus
+                    .into_iter()
+                    .filter_map(|g| {
+                        g.inspect_err(|e| eprintln!("{e}; going on without it"))
+                            .ok()
+                    })
+                    .collect(),
+                Err(GpuError::NoAdapter) => vec![],
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
     if backend == BackendChoice::All {
         for g in opened.iter().filter(|g| g.info().device_type == "Cpu") {

@@ -210,6 +210,19 @@ impl GpuDevice {
         selector: Option<&str>,
         options: ShaderOptions,
     ) -> Result<Vec<GpuDevice>, GpuError> {
+        GpuDevice::open_each(selector, options, |_| true)?
+            .into_iter()
+            .collect()
+    }
+
+    /// Opens the adapters `selector` picks and `keep` accepts, one by one: the outer error says
+    /// there is no adapter or none matches `selector`, an inner one that this adapter could not
+    /// be opened or failed its self-test.
+    pub fn open_each(
+        selector: Option<&str>,
+        options: ShaderOptions,
+        keep: impl Fn(&DeviceInfo) -> bool,
+    ) -> Result<Vec<Result<GpuDevice, GpuError>>, GpuError> {
         let adapters = adapters();
         if adapters.is_empty() {
             return Err(GpuError::NoAdapter);
@@ -232,10 +245,11 @@ impl GpuDevice {
                 picked
             }
         };
-        chosen
+        Ok(chosen
             .into_iter()
+            .filter(|(i, a)| keep(&info(*i, a)))
             .map(|(i, a)| GpuDevice::open(i, a, DEFAULT_CAPACITY, options))
-            .collect()
+            .collect())
     }
 
     fn open(
