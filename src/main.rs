@@ -138,7 +138,6 @@ fn open_gpus(args: &cli::BackendArgs) -> Result<Vec<hashrig::backend::gpu::GpuDe
     let opened = match backend {
         BackendChoice::Cpu => return Ok(vec![]),
         BackendChoice::Gpu | BackendChoice::All => GpuDevice::open_all_with(selector, options)?,
-        // A GPU that cannot be opened or fails its self-test is left out with one line.
         // Hardware GPUs only; one that cannot be opened or fails its self-test is left out with
         // one line.
         BackendChoice::Auto => {

@@ -39,6 +39,24 @@ fn nonces(report: &hashrig::backend::ScanReport) -> BTreeSet<u32> {
     report.candidates.iter().map(|c| c.nonce).collect()
 }
 
+/// Every candidate's digest is sha2's for its nonce.
+fn assert_candidate_digests(header: &Header, report: &hashrig::backend::ScanReport) {
+    for c in &report.candidates {
+        let reference = reference_digest(header.with_nonce(c.nonce).as_bytes());
+        assert_eq!(c.digest, reference, "header {header} nonce {:#x}", c.nonce);
+    }
+}
+
+/// The GPU's digest of every nonce of `range` is sha2's.
+fn assert_gpu_digests(gpu: &GpuDevice, header: &Header, range: NonceRange, context: &str) {
+    let digests = gpu.digests(header, range).unwrap();
+    assert_eq!(digests.len() as u64, range.len());
+    for (n, d) in (range.start()..range.end()).zip(digests) {
+        let reference = reference_digest(header.with_nonce(n as u32).as_bytes());
+        assert_eq!(d, reference, "{context} header {header} nonce {n:#x}");
+    }
+}
+
 #[test]
 fn gpu_finds_the_known_nonce_of_golden_headers() {
     let Some(gpu) = gpu() else { return };
@@ -86,12 +104,7 @@ fn gpu_hit_set_equals_the_cpu_over_2_20_nonces() {
         assert_eq!(g.hw_errors, 0);
         assert!(!c.candidates.is_empty());
         assert_eq!(nonces(&g), nonces(&c), "range {range:?}");
-        for cand in &g.candidates {
-            assert_eq!(
-                cand.digest,
-                reference_digest(header.with_nonce(cand.nonce).as_bytes())
-            );
-        }
+        assert_candidate_digests(&header, &g);
     }
 }
 
@@ -181,12 +194,7 @@ fn gpu_digests_of_sampled_nonces_equal_sha2() {
             NonceRange::new(NONCE_SPACE - 4096, NONCE_SPACE).unwrap(),
             NonceRange::from_start(header.nonce().saturating_sub(100), 1000),
         ] {
-            let digests = gpu.digests(&header, range).unwrap();
-            assert_eq!(digests.len() as u64, range.len());
-            for (n, d) in (range.start()..range.end()).zip(digests) {
-                let reference = reference_digest(header.with_nonce(n as u32).as_bytes());
-                assert_eq!(d, reference, "header {header} nonce {n:#x}");
-            }
+            assert_gpu_digests(&gpu, &header, range, "");
         }
     }
 }
@@ -214,12 +222,7 @@ fn a_lost_device_stops_with_a_clear_error_and_keeps_its_hits() {
     let found = failure.found;
     assert!(found.hashes > 0 && found.hashes < NONCE_SPACE);
     assert!(!found.candidates.is_empty());
-    for c in &found.candidates {
-        assert_eq!(
-            c.digest,
-            reference_digest(header.with_nonce(c.nonce).as_bytes())
-        );
-    }
+    assert_candidate_digests(&header, &found);
     // Scanning again on a lost device is an error, not a panic or a hang.
     let again = gpu.scan(
         &job,
@@ -271,12 +274,12 @@ fn every_shader_option_computes_the_same_hashes() {
         let found = gpu.scan(&job, range, &Generation::new()).unwrap();
         assert_eq!(found.hashes, range.len(), "{o}");
         assert_eq!(nonces(&found), expected, "{o}");
-        let sample = NonceRange::new(0, 1000).unwrap();
-        let digests = gpu.digests(&header, sample).unwrap();
-        for (n, d) in (sample.start()..sample.end()).zip(digests) {
-            let reference = reference_digest(header.with_nonce(n as u32).as_bytes());
-            assert_eq!(d, reference, "{o} nonce {n}");
-        }
+        assert_gpu_digests(
+            &gpu,
+            &header,
+            NonceRange::new(0, 1000).unwrap(),
+            &o.to_string(),
+        );
     }
 }
 
