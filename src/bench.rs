@@ -2,12 +2,19 @@
 //! baseline "sha2 crate, plain Sha256(Sha256(header)), one thread" measured in the same run.
 
 use std::hint::black_box;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
+
+use bitcoin::hashes::Hash;
 
 use serde::Serialize;
 
 use crate::algo::sha256d::reference_digest;
 use crate::backend::cpu::{cpu_name, CpuBackend, CpuError, Kernel};
+use crate::backend::Backend;
+use crate::dispatch::{DispatchEvent, Dispatcher};
+use crate::stats::Stats;
+use crate::work::{BlockTime, MerkleShape, Work};
 use crate::chain::{Header, Target};
 use crate::job::{Generation, Job, NonceRange, NONCE_SPACE};
 use crate::verify::Verifier;
@@ -43,6 +50,8 @@ pub enum BenchError {
     #[cfg(feature = "gpu")]
     #[error(transparent)]
     Gpu(#[from] crate::backend::gpu::GpuError),
+    #[error("{0}")]
+    Together(String),
 }
 
 /// One measured row.
@@ -249,120 +258,98 @@ pub fn measure_gpu(
     Ok(m.row("gpu", device, kernel, 1))
 }
 
-/// Measures the CPU backend and every GPU working at once on one synthetic job: each takes
-/// disjoint nonce ranges, sized to its own batch, from one shared cursor.
-#[cfg(feature = "gpu")]
+/// The synthetic job as [`Work`] for the dispatcher: the bench header with its merkle root
+/// fixed and the BIP 320 version bits to roll, so every backend gets headers of its own.
+pub fn synthetic_work() -> Work {
+    let header = synthetic_job(0, 0).header.to_bitcoin();
+    Work {
+        id: "bench".into(),
+        prev_hash: header.prev_blockhash,
+        version: header.version.to_consensus(),
+        version_mask: 0x1fff_e000,
+        time: BlockTime::fixed(header.time),
+        bits: header.bits,
+        share_target: Target::MAX,
+        merkle: MerkleShape::Fixed(header.merkle_root.to_byte_array()),
+        clean: true,
+        context: None,
+    }
+}
+
+/// Measures `backends` working at once on the synthetic work through the dispatcher (the
+/// same path as `hashrig mine`): each backend takes its own roll, every candidate is verified.
 pub fn measure_together(
-    cpu: &CpuBackend,
-    gpus: &[&crate::backend::gpu::GpuDevice],
+    backends: &[Backend],
     seconds: f64,
     progress: &mut dyn FnMut(f64),
 ) -> Result<BenchResult, BenchError> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Mutex;
-
-    // Nonces are numbered across rounds: virtual nonce v is nonce v mod 2^32 of round v / 2^32.
-    let cursor = AtomicU64::new(0);
-    let generation = &Generation::new();
+    let stats = Arc::new(Stats::new(backends.iter().map(Backend::name)));
+    let dispatcher = Dispatcher::new(Arc::clone(&stats));
     let verifier = Verifier::new();
-    let hashes = AtomicU64::new(0);
-    let hw_errors = AtomicU64::new(0);
-    let failure: Mutex<Option<BenchError>> = Mutex::new(None);
-    let budget = Duration::from_secs_f64(seconds);
-    let start = Instant::now();
-
-    // One loop per backend: take a range, scan it, count it.
-    let work =
-        |batch: &dyn Fn() -> u64,
-         scan: &dyn Fn(&Job, NonceRange) -> Result<crate::backend::ScanReport, BenchError>,
-         tick: &dyn Fn(u64)| {
-            let mut job: Option<Job> = None;
-            while start.elapsed() < budget && !generation.is_stale(0) {
-                let want = batch();
-                let v = cursor.fetch_add(want, Ordering::Relaxed);
-                let round = (v >> 32) as u32;
-                // A range never crosses into the next round.
-                let range = NonceRange::from_start(v as u32, want);
-                if job
-                    .as_ref()
-                    .is_none_or(|j| j.id != format!("bench-{round}"))
-                {
-                    job = Some(synthetic_job(round, 0));
-                }
-                let job = job.as_ref().expect("set above");
-                match scan(job, range) {
-                    Ok(report) => {
-                        hashes.fetch_add(report.hashes, Ordering::Relaxed);
-                        hw_errors.fetch_add(report.hw_errors, Ordering::Relaxed);
-                        for c in report.candidates {
-                            let _ = verifier.verify(&job.header, &job.target, c);
-                        }
-                    }
-                    Err(e) => {
-                        *failure.lock().expect("no panic while held") = Some(e);
-                        generation.bump();
-                    }
-                }
-                tick(hashes.load(Ordering::Relaxed));
+    let (tx, rx) = mpsc::channel::<DispatchEvent>();
+    let emit = move |e: DispatchEvent| {
+        let _ = tx.send(e);
+    };
+    let mut failure = None;
+    let check = |event: DispatchEvent, failure: &mut Option<String>| match event {
+        DispatchEvent::Found(f) => {
+            if verifier
+                .verify(&f.header, &f.work.share_target, f.candidate)
+                .is_err()
+            {
+                Stats::add(&stats.backends[f.backend].hw_errors, 1);
             }
-        };
-    std::thread::scope(|s| {
-        for gpu in gpus {
-            let work = &work;
-            s.spawn(move || {
-                work(
-                    &|| gpu.batch(),
-                    &|job, range| {
-                        gpu.scan(job, range, generation)
-                            .map_err(|f| BenchError::Gpu(f.error))
-                    },
-                    &|_| {},
-                )
-            });
         }
-        // About 50 ms of CPU work per range once the rate is known.
-        // The CPU loop runs on this thread and draws the progress line.
-        let cpu_batch = AtomicU64::new((1 << 16) * cpu.threads() as u64);
-        let progress = std::cell::RefCell::new(progress);
-        work(
-            &|| cpu_batch.load(Ordering::Relaxed),
-            &|job, range| {
-                let t = Instant::now();
-                let report = cpu.scan(job, range, generation);
-                let rate = report.hashes as f64 / t.elapsed().as_secs_f64().max(1e-9);
-                cpu_batch.store(
-                    ((rate * 0.05) as u64).clamp(1 << 12, 1 << 30),
-                    Ordering::Relaxed,
-                );
-                Ok(report)
-            },
-            &|total| (progress.borrow_mut())(total as f64 / start.elapsed().as_secs_f64()),
-        );
+        DispatchEvent::Failed { error, .. } => *failure = Some(error),
+    };
+    let budget = Duration::from_secs_f64(seconds);
+    dispatcher.publish(synthetic_work());
+    let start = Instant::now();
+    dispatcher.run(backends, &emit, || {
+        while start.elapsed() < budget && failure.is_none() {
+            if let Ok(event) = rx.recv_timeout(Duration::from_millis(50)) {
+                check(event, &mut failure);
+            }
+            progress(stats.hashes() as f64 / start.elapsed().as_secs_f64());
+        }
     });
-    if let Some(e) = failure.into_inner().expect("no panic while held") {
-        return Err(e);
-    }
     let elapsed = start.elapsed().as_secs_f64();
-    let hashes = hashes.into_inner();
-    let mut devices = vec![cpu_name()];
-    devices.extend(gpus.iter().map(|g| g.info().name.clone()));
+    while let Ok(event) = rx.try_recv() {
+        check(event, &mut failure);
+    }
+    if let Some(error) = failure {
+        return Err(BenchError::Together(error));
+    }
+    let devices: Vec<String> = backends
+        .iter()
+        .map(|b| match b {
+            Backend::Cpu(_) => cpu_name(),
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => g.info().name.clone(),
+        })
+        .collect();
+    let cpu = backends.iter().find_map(|b| match b {
+        Backend::Cpu(c) => Some(c),
+        #[cfg(feature = "gpu")]
+        _ => None,
+    });
     let m = Measured {
-        hashes,
-        hw_errors: hw_errors.into_inner() + verifier.hw_errors(),
+        hashes: stats.hashes(),
+        hw_errors: stats.hw_errors(),
         seconds: elapsed,
     };
     Ok(m.row(
         "all",
         devices.join(" + "),
-        format!("{}+wgsl", cpu.kernel().name()),
-        cpu.threads(),
+        format!("{}+wgsl", cpu.map_or("none", |c| c.kernel().name())),
+        cpu.map_or(0, |c| c.threads()),
     ))
 }
 
 /// Runs the benchmark: baseline, the chosen kernels at one thread, then the chosen kernel at
 /// `config.threads`. `progress(row, rows, label, rate)` is called while it runs.
 pub fn run(
-    config: &BenchConfig,
+    config: BenchConfig,
     progress: &mut dyn FnMut(usize, usize, &str, f64),
 ) -> Result<BenchReport, BenchError> {
     let single: Vec<Kernel> = match (config.cpu, config.kernel) {
@@ -386,10 +373,10 @@ pub fn run(
     #[cfg(feature = "gpu")]
     let mut working = Vec::new();
     #[cfg(feature = "gpu")]
-    for gpu in &config.gpus {
+    for gpu in config.gpus {
         let row = results.len() + failures.len() + 2;
         let label = format!("gpu {}", gpu.info().name);
-        match measure_gpu(gpu, config.seconds, &mut |rate| {
+        match measure_gpu(&gpu, config.seconds, &mut |rate| {
             progress(row, rows, &label, rate)
         }) {
             Ok(mut result) => {
@@ -416,8 +403,9 @@ pub fn run(
     #[cfg(feature = "gpu")]
     if config.together && !working.is_empty() {
         let row = results.len() + failures.len() + 2;
-        let cpu = CpuBackend::new(chosen, config.threads)?;
-        match measure_together(&cpu, &working, config.seconds, &mut |rate| {
+        let mut backends: Vec<Backend> = working.into_iter().map(Backend::Gpu).collect();
+        backends.push(Backend::Cpu(CpuBackend::new(chosen, config.threads)?));
+        match measure_together(&backends, config.seconds, &mut |rate| {
             progress(row, rows, "all together", rate)
         }) {
             Ok(mut result) => {

@@ -33,3 +33,189 @@ impl ScanReport {
         self.rescanned += other.rescanned;
     }
 }
+
+use std::time::Duration;
+
+use crate::job::{Generation, Job, NonceRange};
+use cpu::{CpuBackend, CpuError, Kernel};
+
+/// A scan that ended on a device failure: what was found before it, and what went wrong.
+#[derive(Debug)]
+pub struct BackendFailure {
+    pub found: ScanReport,
+    pub error: String,
+}
+
+/// One backend the dispatcher drives: the CPU pool or one GPU.
+pub enum Backend {
+    Cpu(CpuBackend),
+    #[cfg(feature = "gpu")]
+    Gpu(gpu::GpuDevice),
+}
+
+/// A CPU batch of about this long once the rate is known.
+const CPU_BATCH_TIME: f64 = 0.05;
+
+impl Backend {
+    /// "cpu avx512 x2", "gpu NAME".
+    pub fn name(&self) -> String {
+        match self {
+            Backend::Cpu(c) => format!("cpu {} x{}", c.kernel().name(), c.threads()),
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => format!("gpu {}", g.info().name),
+        }
+    }
+
+    /// Nonces to hand out next, from the last scan's `(hashes, time)` (CPU) or the device's own
+    /// tuning (GPU).
+    pub fn next_batch(&self, last: Option<(u64, Duration)>) -> u64 {
+        match self {
+            Backend::Cpu(c) => match last {
+                Some((hashes, took)) if hashes > 0 => {
+                    let rate = hashes as f64 / took.as_secs_f64().max(1e-9);
+                    ((rate * CPU_BATCH_TIME) as u64).clamp(1 << 12, 1 << 30)
+                }
+                _ => (1 << 16) * c.threads() as u64,
+            },
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => g.batch(),
+        }
+    }
+
+    /// Scans `range` of `job` until done or until `generation` moves on.
+    pub fn scan(
+        &self,
+        job: &Job,
+        range: NonceRange,
+        generation: &Generation,
+    ) -> Result<ScanReport, BackendFailure> {
+        match self {
+            Backend::Cpu(c) => Ok(c.scan(job, range, generation)),
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => g.scan(job, range, generation).map_err(|f| BackendFailure {
+                found: f.found,
+                error: f.error.to_string(),
+            }),
+        }
+    }
+}
+
+/// Which backends to open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// CPU threads only.
+    Cpu,
+    /// Every GPU (software adapters included); an error when there is none.
+    Gpu,
+    /// The CPU and every GPU.
+    All,
+    /// Every hardware GPU and the CPU; the CPU alone when there is no GPU.
+    Auto,
+}
+
+/// What to open, checked.
+#[derive(Clone, Debug)]
+pub struct BackendSpec {
+    pub selection: Selection,
+    pub kernel: Kernel,
+    pub threads: usize,
+    /// An adapter index or part of its name.
+    pub gpu: Option<String>,
+    #[cfg(feature = "gpu")]
+    pub shader: gpu::ShaderOptions,
+    pub gpu_kernel_time: Duration,
+    /// Testing aid: every GPU destroys itself this long after it was opened.
+    pub lose_gpus_after: Option<Duration>,
+}
+
+/// Why the backends could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    #[error(transparent)]
+    Cpu(#[from] CpuError),
+    #[cfg(feature = "gpu")]
+    #[error(transparent)]
+    Gpu(#[from] gpu::GpuError),
+    #[error("this hashrig was built without the `gpu` feature")]
+    NoGpuSupport,
+}
+
+impl BackendSpec {
+    /// Opens the GPUs this spec asks for (none for `Cpu`). `Auto` keeps hardware adapters only
+    /// and leaves out, with one line, one that cannot be opened or fails its self-test;
+    /// `Gpu`/`All` fail instead.
+    #[cfg(feature = "gpu")]
+    pub fn open_gpus(&self) -> Result<Vec<gpu::GpuDevice>, OpenError> {
+        use gpu::{GpuDevice, GpuError};
+        let selector = self.gpu.as_deref();
+        let opened = match self.selection {
+            Selection::Cpu => return Ok(vec![]),
+            Selection::Gpu | Selection::All => GpuDevice::open_all_with(selector, self.shader)?,
+            Selection::Auto => {
+                match GpuDevice::open_each(selector, self.shader, |i| i.device_type != "Cpu") {
+                    Ok(gpus) => gpus
+                        .into_iter()
+                        .filter_map(|g| {
+                            g.inspect_err(|e| eprintln!("{e}; going on without it"))
+                                .ok()
+                        })
+                        .collect(),
+                    Err(GpuError::NoAdapter) => vec![],
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        if self.selection == Selection::All {
+            for g in opened.iter().filter(|g| g.info().device_type == "Cpu") {
+                eprintln!(
+                    "note: {} is a software adapter running on the same CPU cores: together they \
+                     will hash less than the CPU alone",
+                    g.info().name
+                );
+            }
+        }
+        if self.selection == Selection::Auto && opened.is_empty() {
+            eprintln!("no hardware GPU adapter found: using the CPU only (software adapters such as lavapipe run with --backend gpu)");
+        }
+        Ok(opened
+            .into_iter()
+            .map(|mut g| {
+                g.set_kernel_time(self.gpu_kernel_time);
+                if let Some(after) = self.lose_gpus_after {
+                    g.lose_after(after);
+                }
+                g
+            })
+            .collect())
+    }
+
+    /// Without the GPU backend only `cpu` and `auto` can be served.
+    #[cfg(not(feature = "gpu"))]
+    pub fn open_gpus(&self) -> Result<Vec<std::convert::Infallible>, OpenError> {
+        match self.selection {
+            Selection::Gpu => Err(OpenError::NoGpuSupport),
+            _ => Ok(vec![]),
+        }
+    }
+
+    /// The CPU pool, unless only GPUs were asked for.
+    pub fn open_cpu(&self) -> Result<Option<CpuBackend>, OpenError> {
+        if self.selection == Selection::Gpu {
+            return Ok(None);
+        }
+        Ok(Some(CpuBackend::new(self.kernel, self.threads)?))
+    }
+
+    /// Every backend: the GPUs first (they want feeding), then the CPU pool.
+    pub fn open(&self) -> Result<Vec<Backend>, OpenError> {
+        #[allow(unused_mut)]
+        let mut backends: Vec<Backend> = Vec::new();
+        #[cfg(feature = "gpu")]
+        backends.extend(self.open_gpus()?.into_iter().map(Backend::Gpu));
+        #[cfg(not(feature = "gpu"))]
+        let _ = self.open_gpus()?;
+        backends.extend(self.open_cpu()?.map(Backend::Cpu));
+        Ok(backends)
+    }
+}

@@ -5,16 +5,12 @@
 //! after our coinbase; the merkle root is over txids (the coinbase without its witness); with
 //! segwit active the coinbase carries the witness commitment and the witness reserved value.
 
-use std::sync::Arc;
-
 use bitcoin::consensus::encode;
 use bitcoin::{
-    block, Amount, Block, BlockHash, CompactTarget, ScriptBuf, Target, Transaction, TxMerkleNode,
-    Txid,
+    Amount, Block, BlockHash, CompactTarget, ScriptBuf, Target, Transaction, TxMerkleNode, Txid,
 };
 
-use super::coinbase::{self, CoinbaseError, CoinbaseSpec};
-use super::Header;
+use super::coinbase;
 
 /// Tag written after the extranonce in our coinbases.
 pub const COINBASE_TAG: &[u8] = b"/hashrig/";
@@ -30,6 +26,8 @@ pub struct Template {
     /// The template's current time, and the earliest time a block may carry.
     pub curtime: u32,
     pub mintime: u32,
+    /// The latest time a block may carry, when the node says (BIP23 `maxtime`).
+    pub maxtime: Option<u32>,
     /// True when the template lets us change the time (`mutable` has "time").
     pub time_mutable: bool,
     /// Transactions in template order, and their txids.
@@ -52,61 +50,6 @@ impl Template {
         let commitment =
             coinbase::witness_commitment(transactions.iter().map(|t| t.compute_wtxid()));
         coinbase::witness_commitment_script(&commitment)
-    }
-}
-
-/// A template turned into a header to search: one coinbase (one extranonce), one merkle root.
-#[derive(Clone, Debug)]
-pub struct BlockWork {
-    pub template: Arc<Template>,
-    pub extranonce: u64,
-    pub coinbase: Transaction,
-    /// The header with nonce 0.
-    pub header: Header,
-}
-
-impl BlockWork {
-    /// The work for `extranonce` at block time `time`.
-    pub fn new(
-        template: Arc<Template>,
-        payout: &ScriptBuf,
-        extranonce: u64,
-        time: u32,
-    ) -> Result<BlockWork, CoinbaseError> {
-        let coinbase = coinbase::coinbase(&CoinbaseSpec {
-            height: template.height,
-            value: template.coinbase_value,
-            payout,
-            witness_commitment: template.witness_commitment.clone(),
-            extranonce: &extranonce.to_le_bytes(),
-            tag: COINBASE_TAG,
-        })?;
-        let merkle_root = merkle_root(coinbase.compute_txid(), &template.txids);
-        let header = Header::from_bitcoin(&block::Header {
-            version: block::Version::from_consensus(template.version),
-            prev_blockhash: template.prev_hash,
-            merkle_root,
-            time,
-            bits: template.bits,
-            nonce: 0,
-        });
-        Ok(BlockWork {
-            template,
-            extranonce,
-            coinbase,
-            header,
-        })
-    }
-
-    /// The complete block with `header` (this work's header with the winning nonce).
-    pub fn block(&self, header: &Header) -> Block {
-        let mut txdata = Vec::with_capacity(1 + self.template.transactions.len());
-        txdata.push(self.coinbase.clone());
-        txdata.extend(self.template.transactions.iter().cloned());
-        Block {
-            header: header.to_bitcoin(),
-            txdata,
-        }
     }
 }
 
@@ -143,8 +86,7 @@ pub fn block_hex(block: &Block) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bitcoin::hashes::Hash;
-    use bitcoin::{Network, Witness};
+    use bitcoin::Network;
     use std::str::FromStr;
 
     #[test]
@@ -178,58 +120,5 @@ mod tests {
         let three = merkle_root(txids[0], &txids[1..3]);
         let dup = merkle_root(txids[0], &[txids[1], txids[2], txids[2]]);
         assert_eq!(three, dup);
-    }
-
-    fn segwit_template() -> Template {
-        // Any transaction carrying witness data exercises the commitment.
-        let mut tx = bitcoin::constants::genesis_block(Network::Bitcoin).txdata[0].clone();
-        tx.input[0].previous_output.vout = 0;
-        tx.input[0].previous_output.txid = Txid::all_zeros();
-        tx.input[0].witness = Witness::from_slice(&[vec![1u8; 72], vec![2u8; 33]]);
-        let transactions = vec![tx];
-        Template {
-            version: 0x2000_0000,
-            prev_hash: BlockHash::all_zeros(),
-            bits: CompactTarget::from_consensus(0x207f_ffff),
-            height: 1000,
-            coinbase_value: Amount::from_sat(5_000_000_000),
-            curtime: 1_700_000_000,
-            mintime: 0,
-            time_mutable: true,
-            txids: transactions.iter().map(|t| t.compute_txid()).collect(),
-            witness_commitment: Some(Template::commitment_for(&transactions)),
-            transactions,
-            longpoll_id: None,
-        }
-    }
-
-    #[test]
-    fn built_blocks_pass_the_local_checks_and_tampered_ones_do_not() {
-        let template = Arc::new(segwit_template());
-        let payout = ScriptBuf::from_bytes(vec![0x51]);
-        let work = BlockWork::new(Arc::clone(&template), &payout, 7, 1_700_000_001).unwrap();
-        let block = work.block(&work.header.with_nonce(42));
-        assert!(block.check_witness_commitment());
-        assert_eq!(check_block(&block, &template), Ok(()));
-        assert_eq!(block.bip34_block_height().unwrap(), 1000);
-        assert_eq!(block.header.nonce, 42);
-
-        // A different extranonce is a different merkle root.
-        let other = BlockWork::new(Arc::clone(&template), &payout, 8, 1_700_000_001).unwrap();
-        assert_ne!(other.header, work.header);
-
-        let mut bad = block.clone();
-        bad.txdata[1].input[0].witness = Witness::from_slice(&[vec![3u8; 72]]);
-        assert!(check_block(&bad, &template)
-            .unwrap_err()
-            .contains("witness commitment"));
-        let mut bad = block.clone();
-        bad.txdata.swap(0, 1);
-        assert!(check_block(&bad, &template).is_err());
-        let mut bad = block;
-        bad.header.prev_blockhash = BlockHash::from_byte_array([1; 32]);
-        assert!(check_block(&bad, &template)
-            .unwrap_err()
-            .contains("previous block"));
     }
 }

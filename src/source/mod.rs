@@ -1,3 +1,143 @@
-//! Work sources: where jobs come from (a node's block templates; later pools).
+//! Work sources: where work comes from and where solutions go (a node's block templates; later
+//! Stratum pools). A source owns its threads (or its own async runtime); it talks to the mining
+//! loop only through a [`Link`] (work, withdraw, outcomes, a fatal error) and the channel of
+//! verified [`Solution`]s it returns from [`Source::start`]. Nothing of a source reaches the
+//! backends.
 
 pub mod node;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::verify::Share;
+use crate::work::{Roll, Work};
+
+/// An error that ends a source (and so the run).
+pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A verified solution of a source's work: the reference hash of `share.header` meets the
+/// work's share target.
+#[derive(Clone, Debug)]
+pub struct Solution {
+    pub work: Arc<Work>,
+    pub roll: Roll,
+    pub share: Share,
+}
+
+/// What became of a solution (or of one found by an earlier run).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// Taken: a block on the node's active chain, a share the pool accepted.
+    Accepted,
+    /// Refused, with the node's or pool's reason.
+    Rejected(String),
+    /// Too late to count: a block on a side chain, a solution for a height already solved.
+    Stale(String),
+    /// Not answered yet (node or pool away): kept and retried.
+    Kept(String),
+}
+
+/// A source's report on one solution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// What it was, for the log line: "block 5 00ab...".
+    pub what: String,
+    pub kind: OutcomeKind,
+    /// True for a block (counted by `--blocks`).
+    pub block: bool,
+    /// Counted but not printed (e.g. the flood of extra solutions on regtest).
+    pub quiet: bool,
+}
+
+/// What a source tells the mining loop.
+#[derive(Debug)]
+pub enum SourceEvent {
+    Work(Work),
+    /// No work right now (e.g. a block was found and the node's answer is awaited).
+    Withdraw,
+    Outcome(Outcome),
+    Fatal(SourceError),
+}
+
+/// A source's side of the mining loop.
+#[derive(Clone)]
+pub struct Link {
+    tx: mpsc::Sender<crate::mine::Event>,
+    /// The user's stop request (signals).
+    user_stop: Arc<AtomicBool>,
+    /// Set by the mining loop when the run ends.
+    run_stop: Arc<AtomicBool>,
+}
+
+impl Link {
+    pub(crate) fn new(
+        tx: mpsc::Sender<crate::mine::Event>,
+        user_stop: Arc<AtomicBool>,
+        run_stop: Arc<AtomicBool>,
+    ) -> Self {
+        Link {
+            tx,
+            user_stop,
+            run_stop,
+        }
+    }
+
+    fn send(&self, event: SourceEvent) {
+        // The loop has ended: nothing is listening any more.
+        let _ = self.tx.send(crate::mine::Event::Source(event));
+    }
+
+    /// Publishes work (replacing the current work).
+    pub fn work(&self, work: Work) {
+        self.send(SourceEvent::Work(work));
+    }
+
+    pub fn withdraw(&self) {
+        self.send(SourceEvent::Withdraw);
+    }
+
+    pub fn outcome(&self, outcome: Outcome) {
+        self.send(SourceEvent::Outcome(outcome));
+    }
+
+    pub fn fatal(&self, error: SourceError) {
+        self.send(SourceEvent::Fatal(error));
+    }
+
+    /// True once the run is ending: threads that wait (polls, backoff) return.
+    pub fn stopping(&self) -> bool {
+        self.user_stop.load(Ordering::Relaxed) || self.run_stop.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps for `duration`, or less when the run ends; true when it ended.
+    pub fn sleep(&self, duration: std::time::Duration) -> bool {
+        let until = std::time::Instant::now() + duration;
+        while std::time::Instant::now() < until {
+            if self.stopping() {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20).min(duration));
+        }
+        self.stopping()
+    }
+}
+
+/// A started source: where solutions go, and the threads to join at exit (after the solution
+/// channel is closed, each finishes what it was given: a found block is journaled and sent).
+pub struct Running {
+    pub solutions: mpsc::Sender<Solution>,
+    pub threads: Vec<JoinHandle<()>>,
+}
+
+/// A work source.
+pub trait Source: Send {
+    /// For the first log line: "node http://127.0.0.1:18443".
+    fn describe(&self) -> String;
+
+    /// Checks what can only be checked against the other side (e.g. the payout address
+    /// against the node's network), waiting for it while it is not up (until
+    /// [`Link::stopping`]), then starts the source's threads.
+    fn start(self: Box<Self>, link: Link) -> Result<Running, SourceError>;
+}

@@ -1,16 +1,15 @@
-//! A small JSON-RPC 1.0 client over HTTP/1.1, as Bitcoin Core and bcoin speak it: POST with
-//! basic auth, one request per connection, a timeout on every step. Credentials never appear in
-//! errors or logs.
+//! A JSON-RPC 1.0 client over HTTP (ureq), as Bitcoin Core, bcoin and btcd speak it: POST with
+//! basic auth, a deadline on the whole request, every resolved address tried. Credentials never
+//! appear in errors or logs.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
+use base64::Engine;
 use serde_json::{json, Value};
 
 /// Largest response accepted (a full block template is a few MB).
-const MAX_RESPONSE: usize = 64 << 20;
+const MAX_RESPONSE: u64 = 64 << 20;
 
 /// Errors talking to a node.
 #[derive(Debug, thiserror::Error)]
@@ -20,22 +19,16 @@ pub enum RpcError {
     Url { url: String, reason: String },
     #[error("cannot read the RPC cookie file {path}: {reason}")]
     Cookie { path: String, reason: String },
-    #[error("cannot connect to the node at {url}: {source}")]
-    Connect {
-        url: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot connect to the node at {url}: {reason}")]
+    Connect { url: String, reason: String },
     #[error("the node at {url} did not answer in time ({timeout:?})")]
     Timeout { url: String, timeout: Duration },
     #[error("the node at {url} refused the RPC credentials (HTTP 401): check --rpc-user/--rpc-password or --rpc-cookie")]
-    Unauthorized { url: String },
-    #[error("connection to the node at {url} failed: {source}")]
-    Io {
-        url: String,
-        #[source]
-        source: std::io::Error,
-    },
+    Unauthorized { url: String, cookie: bool },
+    #[error("the node at {url} does not allow this client (HTTP 403): check its rpcallowip")]
+    Forbidden { url: String },
+    #[error("connection to the node at {url} failed: {reason}")]
+    Io { url: String, reason: String },
     #[error("the node at {url} answered HTTP {status}: {body}")]
     Http {
         url: String,
@@ -62,6 +55,8 @@ impl RpcError {
     pub fn is_transient(&self) -> bool {
         match self {
             RpcError::Connect { .. } | RpcError::Timeout { .. } | RpcError::Io { .. } => true,
+            // Bitcoin Core deletes its cookie when it stops and writes a new one when it starts.
+            RpcError::Cookie { .. } | RpcError::Unauthorized { cookie: true, .. } => true,
             // -9 not connected, -10 in initial block download, -28 warming up.
             RpcError::Rpc { code, .. } => matches!(code, -9 | -10 | -28),
             RpcError::Http { status, .. } => *status >= 500,
@@ -97,7 +92,10 @@ impl Auth {
             Auth::UserPass { user, password } => format!("{user}:{password}"),
             Auth::Cookie(path) => read_cookie(path)?,
         };
-        Ok(format!("Basic {}", base64(pair.as_bytes())))
+        Ok(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
+        ))
     }
 }
 
@@ -124,28 +122,6 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-/// Standard base64 with padding (RFC 4648), for the Authorization header.
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// A JSON-RPC endpoint.
@@ -217,10 +193,19 @@ impl RpcClient {
         let body = json!({"jsonrpc": "1.0", "id": "hashrig", "method": method, "params": params})
             .to_string();
         let (status, response) = self.post(&body)?;
-        if status == 401 || status == 403 {
-            return Err(RpcError::Unauthorized {
-                url: self.url.clone(),
-            });
+        match status {
+            401 => {
+                return Err(RpcError::Unauthorized {
+                    url: self.url.clone(),
+                    cookie: matches!(self.auth, Auth::Cookie(_)),
+                })
+            }
+            403 => {
+                return Err(RpcError::Forbidden {
+                    url: self.url.clone(),
+                })
+            }
+            _ => {}
         }
         let malformed = |reason: String| RpcError::Malformed {
             url: self.url.clone(),
@@ -244,7 +229,9 @@ impl RpcClient {
                         .get("message")
                         .and_then(Value::as_str)
                         .unwrap_or("(no message)")
-                        .to_string(),
+                        .chars()
+                        .take(500)
+                        .collect(),
                 })
             }
         }
@@ -266,158 +253,85 @@ impl RpcClient {
         }
     }
 
-    fn addr(&self) -> Result<SocketAddr, RpcError> {
-        (self.host.as_str(), self.port)
-            .to_socket_addrs()
-            .map_err(|source| RpcError::Connect {
-                url: self.url.clone(),
-                source,
-            })?
-            .next()
-            .ok_or_else(|| RpcError::Url {
-                url: self.url.clone(),
-                reason: "the host name resolves to no address".into(),
-            })
-    }
-
-    /// One HTTP POST; returns the status and the body.
-    fn post(&self, body: &str) -> Result<(u16, Vec<u8>), RpcError> {
-        let io = |source: std::io::Error| {
-            if matches!(
-                source.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) {
-                RpcError::Timeout {
-                    url: self.url.clone(),
-                    timeout: self.timeout,
-                }
-            } else {
-                RpcError::Io {
-                    url: self.url.clone(),
-                    source,
-                }
-            }
-        };
-        let addr = self.addr()?;
-        let connect_timeout = self.timeout.min(Duration::from_secs(10));
-        let mut stream = TcpStream::connect_timeout(&addr, connect_timeout).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::TimedOut {
-                RpcError::Timeout {
-                    url: self.url.clone(),
-                    timeout: connect_timeout,
-                }
-            } else {
-                RpcError::Connect {
-                    url: self.url.clone(),
-                    source,
-                }
-            }
-        })?;
-        stream.set_read_timeout(Some(self.timeout)).map_err(io)?;
-        stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
-        let request = format!(
-            "POST {} HTTP/1.1\r\nHost: {}:{}\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            self.path,
-            self.host,
-            self.port,
-            self.auth.header()?,
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).map_err(io)?;
-        stream.write_all(body.as_bytes()).map_err(io)?;
-        let mut raw = Vec::new();
-        stream
-            .take(MAX_RESPONSE as u64 + 1)
-            .read_to_end(&mut raw)
-            .map_err(io)?;
-        if raw.len() > MAX_RESPONSE {
-            return Err(self.bad_http("response larger than 64 MiB"));
-        }
-        self.parse_response(&raw)
-    }
-
-    fn bad_http(&self, reason: &str) -> RpcError {
-        RpcError::Io {
-            url: self.url.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason.to_string()),
-        }
-    }
-
-    fn parse_response(&self, raw: &[u8]) -> Result<(u16, Vec<u8>), RpcError> {
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| self.bad_http("the connection closed before a complete HTTP answer"))?;
-        let head = String::from_utf8_lossy(&raw[..split]);
-        let body = &raw[split + 4..];
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|s| s.parse::<u16>().ok())
-            .ok_or_else(|| self.bad_http("no HTTP status line"))?;
-        let mut chunked = false;
-        let mut length = None;
-        for line in lines {
-            if let Some((name, value)) = line.split_once(':') {
-                let value = value.trim();
-                if name.eq_ignore_ascii_case("transfer-encoding") {
-                    chunked = value.to_ascii_lowercase().contains("chunked");
-                } else if name.eq_ignore_ascii_case("content-length") {
-                    length = value.parse::<usize>().ok();
-                }
-            }
-        }
-        let body = if chunked {
-            dechunk(body).ok_or_else(|| self.bad_http("malformed chunked body"))?
-        } else if let Some(n) = length {
-            if body.len() < n {
-                return Err(self.bad_http("the connection closed in the middle of the answer"));
-            }
-            body[..n].to_vec()
+    /// The endpoint as ureq takes it (no credentials in it).
+    fn endpoint(&self) -> String {
+        if self.host.contains(':') {
+            format!("http://[{}]:{}{}", self.host, self.port, self.path)
         } else {
-            body.to_vec()
-        };
+            format!("http://{}:{}{}", self.host, self.port, self.path)
+        }
+    }
+
+    /// One HTTP POST under one deadline; returns the status and the body.
+    fn post(&self, body: &str) -> Result<(u16, Vec<u8>), RpcError> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(self.timeout))
+            .timeout_connect(Some(self.timeout.min(Duration::from_secs(10))))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_idle_connections(0)
+            .user_agent(concat!("hashrig/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let mut response = agent
+            .post(self.endpoint())
+            .header("Authorization", self.auth.header()?)
+            .header("Content-Type", "application/json")
+            .send(body)
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
+            .read_to_vec()
+            .map_err(|e| self.transport_error(e))?;
         Ok((status, body))
     }
-}
 
-/// Decodes an HTTP/1.1 chunked body.
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Some(out);
+    fn transport_error(&self, error: ureq::Error) -> RpcError {
+        let url = self.url.clone();
+        match error {
+            ureq::Error::Timeout(_) => RpcError::Timeout {
+                url,
+                timeout: self.timeout,
+            },
+            ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => RpcError::Connect {
+                url,
+                reason: error.to_string(),
+            },
+            ureq::Error::Io(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::AddrNotAvailable
+                        | std::io::ErrorKind::NotFound
+                ) =>
+            {
+                RpcError::Connect {
+                    url,
+                    reason: e.to_string(),
+                }
+            }
+            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => RpcError::Timeout {
+                url,
+                timeout: self.timeout,
+            },
+            ureq::Error::BodyExceedsLimit(_) => RpcError::Io {
+                url,
+                reason: format!("answer larger than {} MiB", MAX_RESPONSE >> 20),
+            },
+            other => RpcError::Io {
+                url,
+                reason: other.to_string(),
+            },
         }
-        if data.len() < size + 2 {
-            return None;
-        }
-        out.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        for (input, expected) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("user:pass", "dXNlcjpwYXNz"),
-        ] {
-            assert_eq!(base64(input.as_bytes()), expected);
-        }
-    }
 
     #[test]
     fn urls() {
@@ -447,15 +361,6 @@ mod tests {
             .unwrap_err();
         assert!(!format!("{err}").contains("secret"), "{err}");
         assert!(format!("{err}").contains("not in the URL"));
-    }
-
-    #[test]
-    fn chunked_bodies_decode() {
-        assert_eq!(
-            dechunk(b"4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n").unwrap(),
-            b"Wikipedia"
-        );
-        assert!(dechunk(b"ff\r\nshort").is_none());
     }
 
     #[test]

@@ -12,20 +12,31 @@ use serde_json::Value;
 
 use crate::chain::block::Template;
 
-/// A template field that is missing or malformed.
+/// A template field that is missing or malformed, or a rule hashrig does not implement.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("getblocktemplate: {field}: {reason}")]
 pub struct TemplateError {
     pub field: String,
     pub reason: String,
+    /// True when the template is well formed but asks for something hashrig does not do (a
+    /// `!` rule it does not know): asking again will not help.
+    pub unsupported: bool,
 }
 
 fn err(field: impl Into<String>, reason: impl Into<String>) -> TemplateError {
     TemplateError {
         field: field.into(),
         reason: reason.into(),
+        unsupported: false,
     }
 }
+
+/// The rules hashrig builds blocks for (BIP 9: a `!` rule the miner does not know must make
+/// it refuse the template).
+pub const IMPLEMENTED_RULES: [&str; 2] = ["segwit", "signet"];
+
+/// The signet challenge hashrig can satisfy: `OP_TRUE`, which needs no signet solution.
+const SIGNET_OP_TRUE: &str = "51";
 
 fn get<'a>(v: &'a Value, field: &str) -> Result<&'a Value, TemplateError> {
     v.get(field).ok_or_else(|| err(field, "missing"))
@@ -52,15 +63,8 @@ fn str_field<'a>(v: &'a Value, field: &str) -> Result<&'a str, TemplateError> {
 }
 
 fn hex_bytes(field: &str, s: &str) -> Result<Vec<u8>, TemplateError> {
-    if !s.len().is_multiple_of(2) {
-        return Err(err(field, "hex of odd length"));
-    }
-    (0..s.len() / 2)
-        .map(|i| {
-            u8::from_str_radix(&s[2 * i..2 * i + 2], 16)
-                .map_err(|_| err(field, format!("not hex: {:?}", &s[2 * i..2 * i + 2])))
-        })
-        .collect()
+    use bitcoin::hex::FromHex;
+    Vec::<u8>::from_hex(s).map_err(|e| err(field, format!("not hex: {e}")))
 }
 
 fn strings(v: &Value, field: &str) -> Result<Vec<String>, TemplateError> {
@@ -116,6 +120,38 @@ pub fn parse_template(v: &Value) -> Result<Template, TemplateError> {
         Some(_) => u32_field(v, "mintime")?,
     };
     let rules = strings(v, "rules")?;
+    for rule in &rules {
+        if let Some(name) = rule.strip_prefix('!') {
+            if !IMPLEMENTED_RULES.contains(&name) {
+                return Err(TemplateError {
+                    field: "rules".into(),
+                    reason: format!(
+                        "the node requires rule {rule:?}, which hashrig does not implement (BIP 9: a block built without it would be invalid)"
+                    ),
+                    unsupported: true,
+                });
+            }
+        }
+    }
+    if rules.iter().any(|r| r.trim_start_matches('!') == "signet") {
+        let challenge = v
+            .get("signet_challenge")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if challenge != SIGNET_OP_TRUE {
+            return Err(TemplateError {
+                field: "signet_challenge".into(),
+                reason: format!(
+                    "this signet's challenge {challenge:?} needs a signed block, which hashrig does not produce (use a signet with -signetchallenge=51)"
+                ),
+                unsupported: true,
+            });
+        }
+    }
+    let maxtime = match v.get("maxtime") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(u32_field(v, "maxtime")?),
+    };
     let segwit = rules.iter().any(|r| r.trim_start_matches('!') == "segwit");
     let mutable = strings(v, "mutable")?;
     // BIP23: without a "mutable" list, time may be changed.
@@ -181,6 +217,7 @@ pub fn parse_template(v: &Value) -> Result<Template, TemplateError> {
         coinbase_value,
         curtime,
         mintime,
+        maxtime,
         time_mutable,
         transactions,
         txids,
@@ -261,6 +298,41 @@ mod tests {
             "getblocktemplate: bits: missing"
         );
         assert!(parse_template(&json!([1, 2])).is_err());
+        assert!(!parse_template(&json!([1, 2])).unwrap_err().unsupported);
         assert!(parse_template(&Value::Null).is_err());
+    }
+
+    #[test]
+    fn unknown_required_rules_are_refused_and_known_ones_taken() {
+        // Bitcoin Core v31 regtest answers rules ["csv", "!segwit", "taproot"].
+        let mut t = minimal();
+        t["rules"] = json!(["csv", "!segwit", "taproot"]);
+        assert!(parse_template(&t).unwrap().witness_commitment.is_some());
+        t["rules"] = json!(["csv", "!segwit", "!newrule"]);
+        let e = parse_template(&t).unwrap_err();
+        assert!(e.unsupported && e.field == "rules", "{e}");
+        assert!(e.to_string().contains("\"!newrule\""), "{e}");
+        // Optional rules hashrig does not know are fine.
+        t["rules"] = json!(["csv", "segwit", "someday"]);
+        assert!(parse_template(&t).is_ok());
+    }
+
+    #[test]
+    fn signet_templates_need_an_op_true_challenge() {
+        let mut t = minimal();
+        t["rules"] = json!(["csv", "!segwit", "taproot", "!signet"]);
+        t["signet_challenge"] = json!("51");
+        assert!(parse_template(&t).is_ok());
+        t["signet_challenge"] = json!("512103ad5e0edad18cb1f0fc0d28a3d4f1f3e445640337489abb10404f2d1e086be43051ae");
+        let e = parse_template(&t).unwrap_err();
+        assert!(e.unsupported && e.field == "signet_challenge", "{e}");
+    }
+
+    #[test]
+    fn maxtime_is_read_when_given() {
+        let mut t = minimal();
+        assert_eq!(parse_template(&t).unwrap().maxtime, None);
+        t["maxtime"] = json!(1_700_007_200u64);
+        assert_eq!(parse_template(&t).unwrap().maxtime, Some(1_700_007_200));
     }
 }

@@ -1,0 +1,503 @@
+//! The node work source: a template thread (long poll or poll, backoff, one line per retry)
+//! and a submit thread (block assembly, local checks, journal, submitblock, and the node's
+//! answer checked against its active chain). Only the user's own configuration is fatal, and
+//! only at start: a wrong password, a payout address of another network.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bitcoin::{BlockHash, Network, ScriptBuf};
+
+use super::assemble::{self, EXTRANONCE1_SIZE};
+use super::journal::{FoundBlock, Journal};
+use super::{Node, NodeError, RpcError, SubmitOutcome};
+use crate::chain::block::{block_hex, Template};
+use crate::chain::{CompactTarget, Target};
+use crate::source::{Link, Outcome, OutcomeKind, Running, Solution, Source, SourceError};
+
+/// Where the coinbase pays.
+#[derive(Clone, Debug)]
+pub enum Payout {
+    /// An address, checked against the node's network once it answers.
+    Address(bitcoin::Address<bitcoin::address::NetworkUnchecked>),
+    /// A raw output script (for nodes whose address format the bitcoin crate does not know).
+    Script(ScriptBuf),
+}
+
+/// Errors of the node source that end a run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SoloError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("the payout address is for another network than the node's ({network}): {reason}")]
+    PayoutNetwork { network: String, reason: String },
+    #[error("the node reports chain {0:?}, which hashrig does not know")]
+    UnknownChain(String),
+    #[error("cannot build a block from the template: {0}")]
+    Build(String),
+}
+
+/// Solo mining against one node.
+pub struct NodeSource {
+    pub node: Node,
+    pub payout: Payout,
+    pub journal: Journal,
+    /// Template polling interval when the node does not long-poll.
+    pub poll: Duration,
+    /// Search for this (harder) target instead of the block's (tests that need work that does
+    /// not end at once on regtest). Blocks must still meet the block target.
+    pub share_bits: Option<CompactTarget>,
+}
+
+/// How often journaled blocks are sent again while the node does not answer.
+const JOURNAL_RETRY: Duration = Duration::from_secs(1);
+/// New mempool transactions are picked up at most this often.
+const MEMPOOL_REFRESH: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Calls `f` until it succeeds, waiting out transient node errors with backoff (1 s doubling to
+/// 10 s) and one line each. Other errors end the wait; `Ok(None)` when the run ends.
+fn with_backoff<T>(
+    node: &Node,
+    link: &Link,
+    what: &str,
+    mut f: impl FnMut() -> Result<T, NodeError>,
+) -> Result<Option<T>, NodeError> {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match f() {
+            Ok(v) => return Ok(Some(v)),
+            Err(e) if e.is_transient() => {
+                eprintln!(
+                    "waiting for the node at {} ({what}): {e}; retrying in {delay:?}",
+                    node.url()
+                );
+                if link.sleep(delay) {
+                    return Ok(None);
+                }
+                delay = (delay * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// What the template and submit threads share.
+struct Shared {
+    node: Node,
+    link: Link,
+    payout: ScriptBuf,
+    share_target: Option<Target>,
+    /// Our extranonce1 for the next published work: every publish has a coinbase of its own.
+    next_extranonce1: AtomicU32,
+    /// The template last published.
+    current: Mutex<Option<Arc<Template>>>,
+    /// The previous block we found (and sent or journaled) a block on, while the node's answer
+    /// is awaited: its templates are not mined again.
+    solved_prev: Mutex<Option<BlockHash>>,
+}
+
+impl Shared {
+    /// Publishes work for `template` with a fresh extranonce1.
+    fn publish(&self, template: Arc<Template>, clean: bool) -> Result<(), SoloError> {
+        let extranonce1: [u8; EXTRANONCE1_SIZE] = self
+            .next_extranonce1
+            .fetch_add(1, Ordering::Relaxed)
+            .to_le_bytes();
+        let work = assemble::template_work(
+            Arc::clone(&template),
+            &self.payout,
+            extranonce1,
+            self.share_target,
+            clean,
+            Instant::now(),
+        )
+        .map_err(|e| SoloError::Build(e.to_string()))?;
+        *self.current.lock().expect("no panic while held") = Some(template);
+        self.link.work(work);
+        Ok(())
+    }
+
+    /// After our block on `prev` was refused: mine that parent again (a fresh coinbase), if the
+    /// node has not moved on.
+    fn unsolve(&self, prev: BlockHash) {
+        let mut solved = self.solved_prev.lock().expect("no panic while held");
+        if *solved != Some(prev) {
+            return;
+        }
+        *solved = None;
+        drop(solved);
+        let current = self.current.lock().expect("no panic while held").clone();
+        if let Some(t) = current.filter(|t| t.prev_hash == prev) {
+            if let Err(e) = self.publish(t, false) {
+                eprintln!("error: {e}");
+            }
+        }
+    }
+}
+
+impl Source for NodeSource {
+    fn describe(&self) -> String {
+        format!("node {} (journal {})", self.node.url(), self.journal.path().display())
+    }
+
+    fn start(self: Box<Self>, link: Link) -> Result<Running, SourceError> {
+        let NodeSource {
+            node,
+            payout,
+            journal,
+            poll,
+            share_bits,
+        } = *self;
+        let (tx, rx) = mpsc::channel::<Solution>();
+        // The node's chain: its network (payout address, signet rule) and its genesis hash
+        // (which names the chain in the journal). Waited for while the node is not up.
+        let Some((chain, genesis)) = with_backoff(&node, &link, "getblockchaininfo", || {
+            Ok((node.chain()?, node.genesis()?))
+        })?
+        else {
+            return Ok(Running {
+                solutions: tx,
+                threads: vec![],
+            });
+        };
+        let network =
+            Network::from_core_arg(&chain).map_err(|_| SoloError::UnknownChain(chain.clone()))?;
+        let node = node.on_signet(network == Network::Signet);
+        let payout = match payout {
+            Payout::Script(script) => script,
+            Payout::Address(address) => address
+                .require_network(network)
+                .map_err(|e| SoloError::PayoutNetwork {
+                    network: network.to_string(),
+                    reason: e.to_string(),
+                })?
+                .script_pubkey(),
+        };
+        let shared = Arc::new(Shared {
+            node,
+            link,
+            payout,
+            share_target: share_bits.map(Target::from_compact),
+            next_extranonce1: AtomicU32::new((unix_now() as u32) ^ (std::process::id() << 20)),
+            current: Mutex::new(None),
+            solved_prev: Mutex::new(None),
+        });
+        let mut submitter = Submitter {
+            shared: Arc::clone(&shared),
+            journal,
+            genesis,
+            unjournaled: Vec::new(),
+            foreign_reported: false,
+        };
+        // Blocks a previous run could not submit go first.
+        submitter.retry_journal();
+        let threads = vec![
+            std::thread::Builder::new()
+                .name("hashrig-submit".into())
+                .spawn(move || submitter.run(rx))?,
+        ];
+        // The template thread may sit in a long poll for minutes: it is told to stop, not
+        // joined.
+        std::thread::Builder::new()
+            .name("hashrig-templates".into())
+            .spawn(move || template_loop(&shared, poll))?;
+        Ok(Running {
+            solutions: tx,
+            threads,
+        })
+    }
+}
+
+/// Template thread: long-polls when the node offers it, else polls every `poll`. Errors are
+/// retried with backoff and a line each; only a template asking for a rule hashrig does not
+/// implement ends the run.
+fn template_loop(shared: &Shared, poll: Duration) {
+    let (node, link) = (&shared.node, &shared.link);
+    let mut longpoll: Option<String> = None;
+    let mut last_publish = Instant::now();
+    let mut delay = Duration::from_secs(1);
+    while !link.stopping() {
+        let asked = Instant::now();
+        let template = match node.template(longpoll.as_deref()) {
+            Ok(t) => {
+                delay = Duration::from_secs(1);
+                t
+            }
+            Err(NodeError::Template(e)) if e.unsupported => {
+                link.fatal(Box::new(NodeError::Template(e)));
+                return;
+            }
+            Err(e) => {
+                let what = if e.is_transient() {
+                    "waiting for the node"
+                } else {
+                    "getblocktemplate failed at"
+                };
+                eprintln!("{what} {}: {e}; retrying in {delay:?}", node.url());
+                longpoll = None;
+                if link.sleep(delay) {
+                    return;
+                }
+                delay = (delay * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        longpoll = template.longpoll_id.clone();
+        let solved = *shared.solved_prev.lock().expect("no panic while held");
+        let previous = shared.current.lock().expect("no panic while held").clone();
+        let new_block = previous
+            .as_ref()
+            .is_none_or(|old| old.prev_hash != template.prev_hash);
+        let changed = match &previous {
+            None => true,
+            Some(old) => {
+                new_block
+                    || old.bits != template.bits
+                    || (old.txids != template.txids && last_publish.elapsed() >= MEMPOOL_REFRESH)
+            }
+        };
+        if changed && solved != Some(template.prev_hash) {
+            tracing::info!(
+                "new template: height {} with {} transactions",
+                template.height,
+                template.txids.len()
+            );
+            if let Err(e) = shared.publish(Arc::new(template), new_block) {
+                link.fatal(Box::new(e));
+                return;
+            }
+            last_publish = Instant::now();
+        }
+        // Poll when there is no long poll, or when the node answered a long poll at once with
+        // nothing new (some nodes do not hold long polls).
+        if (longpoll.is_none() || (!changed && asked.elapsed() < Duration::from_millis(200)))
+            && link.sleep(poll)
+        {
+            return;
+        }
+    }
+}
+
+/// How the node answered a block, once it is certain.
+enum Answer {
+    /// On the node's active chain.
+    Accepted,
+    /// Valid, but not on the active chain (Bitcoin Core's `inconclusive`, or `duplicate` of a
+    /// side-chain block).
+    SideChain(String),
+    Rejected(String),
+    /// No definite answer (node away, timeout): kept in the journal and asked again.
+    NoAnswer(String),
+}
+
+/// The submit thread's state.
+struct Submitter {
+    shared: Arc<Shared>,
+    journal: Journal,
+    /// The node's genesis hash: only journal entries of this chain are sent to it.
+    genesis: String,
+    /// Blocks the journal could not take (disk full, ...): retried from memory.
+    unjournaled: Vec<FoundBlock>,
+    foreign_reported: bool,
+}
+
+impl Submitter {
+    fn run(mut self, solutions: mpsc::Receiver<Solution>) {
+        let mut last_retry = Instant::now();
+        loop {
+            match solutions.recv_timeout(Duration::from_millis(100)) {
+                Ok(solution) => self.on_solution(solution),
+                Err(RecvTimeoutError::Timeout) => {}
+                // Everything queued was handled: the run is over.
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if last_retry.elapsed() >= JOURNAL_RETRY && !self.shared.link.stopping() {
+                last_retry = Instant::now();
+                self.retry_journal();
+            }
+        }
+    }
+
+    fn outcome(&self, what: String, kind: OutcomeKind, quiet: bool) {
+        self.shared.link.outcome(Outcome {
+            what,
+            kind,
+            block: true,
+            quiet,
+        });
+    }
+
+    fn on_solution(&mut self, solution: Solution) {
+        let Some(template) = assemble::template_of(&solution) else {
+            eprintln!(
+                "error: a solution of work {} came without its template",
+                solution.work.id
+            );
+            return;
+        };
+        let hash = solution.share.hash_hex();
+        let what = format!("block {} {hash}", template.height);
+        {
+            let mut solved = self.shared.solved_prev.lock().expect("no panic while held");
+            if *solved == Some(template.prev_hash) {
+                // One block per parent: the others found meanwhile would be our own rivals.
+                self.outcome(
+                    what,
+                    OutcomeKind::Stale("a block on this parent was found already".into()),
+                    true,
+                );
+                return;
+            }
+            *solved = Some(template.prev_hash);
+        }
+        // No more work on this parent until the node has answered.
+        self.shared.link.withdraw();
+        let block = match assemble::block(&template, &solution) {
+            Ok(b) => b,
+            Err(reason) => {
+                // Never sent: a block built wrong would only be rejected.
+                self.outcome(
+                    what,
+                    OutcomeKind::Rejected(format!("failed its local check, not sent: {reason}")),
+                    false,
+                );
+                self.shared.unsolve(template.prev_hash);
+                return;
+            }
+        };
+        let entry = FoundBlock {
+            height: template.height,
+            hash,
+            prev: Some(template.prev_hash.to_string()),
+            chain: Some(self.genesis.clone()),
+            block: block_hex(&block),
+            found_at: unix_now(),
+        };
+        let journaled = match self.journal.append(&entry) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("error: {e}: block {} {} is sent without it", entry.height, entry.hash);
+                false
+            }
+        };
+        let answer = self.answer(&entry);
+        self.settle(&entry, answer, what, journaled);
+    }
+
+    /// Acts on a definite answer (the journal entry goes) or keeps the block for a retry.
+    fn settle(&mut self, entry: &FoundBlock, answer: Answer, what: String, journaled: bool) {
+        let definite = !matches!(answer, Answer::NoAnswer(_));
+        if definite {
+            if let Err(e) = self.journal.remove(&entry.hash) {
+                eprintln!("error: {e}");
+            }
+            self.unjournaled.retain(|b| b.hash != entry.hash);
+        } else if !journaled && !self.unjournaled.iter().any(|b| b.hash == entry.hash) {
+            self.unjournaled.push(entry.clone());
+        }
+        let prev = entry.prev.as_deref().and_then(|p| p.parse::<BlockHash>().ok());
+        match answer {
+            Answer::Accepted => self.outcome(what, OutcomeKind::Accepted, false),
+            Answer::SideChain(reason) => self.outcome(what, OutcomeKind::Stale(reason), false),
+            Answer::Rejected(reason) => {
+                self.outcome(what, OutcomeKind::Rejected(reason), false);
+                if let Some(prev) = prev {
+                    self.shared.unsolve(prev);
+                }
+            }
+            Answer::NoAnswer(reason) => self.outcome(what, OutcomeKind::Kept(reason), false),
+        }
+    }
+
+    /// Sends a block and makes sure of what the node's answer means.
+    fn answer(&self, entry: &FoundBlock) -> Answer {
+        let node = &self.shared.node;
+        match node.submit(&entry.block) {
+            Ok(SubmitOutcome::Accepted) => Answer::Accepted,
+            // Bitcoin Core: "duplicate" (already known, on whichever chain), "inconclusive"
+            // (valid but not on the active chain). Only the active chain counts.
+            Ok(SubmitOutcome::Rejected(reason))
+                if reason == "duplicate" || reason == "inconclusive" =>
+            {
+                match node.confirmations(&entry.hash) {
+                    Ok(c) if c >= 1 => Answer::Accepted,
+                    Ok(_) => Answer::SideChain(format!(
+                        "the node answered {reason:?} and the block is not on its active chain (a side chain)"
+                    )),
+                    Err(e) => Answer::NoAnswer(format!(
+                        "the node answered {reason:?}; asking whether the block is on its active chain failed: {e}"
+                    )),
+                }
+            }
+            Ok(SubmitOutcome::Rejected(reason)) => Answer::Rejected(reason),
+            // The node processed the call and refused it (e.g. -22 Block decode failed).
+            Err(e @ RpcError::Rpc { .. }) if !e.is_transient() => Answer::Rejected(e.to_string()),
+            Err(e) => Answer::NoAnswer(e.to_string()),
+        }
+    }
+
+    /// Sends every waiting block of this node's chain again. Entries of another chain, or
+    /// whose parent this node does not know, are left for a node that can take them; the pass
+    /// stops at the first block that gets no answer (the node is away), but a block the node
+    /// refuses does not hold back those behind it.
+    fn retry_journal(&mut self) {
+        let mut pending = match self.journal.pending() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return;
+            }
+        };
+        pending.extend(self.unjournaled.iter().cloned());
+        for entry in pending {
+            if entry.chain.as_deref().is_some_and(|c| c != self.genesis) {
+                if !self.foreign_reported {
+                    self.foreign_reported = true;
+                    eprintln!(
+                        "note: {} holds block {} {} of another chain (genesis {}); it is kept for a node of that chain",
+                        self.journal.path().display(),
+                        entry.height,
+                        entry.hash,
+                        entry.chain.as_deref().unwrap_or("?")
+                    );
+                }
+                continue;
+            }
+            if let Some(prev) = &entry.prev {
+                match self.shared.node.knows_block(prev) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!(
+                            "journal: the node does not know the parent {prev} of block {}; kept",
+                            entry.hash
+                        );
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::debug!("journal retry: {e}");
+                        return;
+                    }
+                }
+            }
+            let answer = self.answer(&entry);
+            let away = matches!(answer, Answer::NoAnswer(_));
+            if away {
+                tracing::debug!("journal retry of {}: no answer", entry.hash);
+                return;
+            }
+            let what = format!("block {} {} (from the journal)", entry.height, entry.hash);
+            self.settle(&entry, answer, what, true);
+        }
+    }
+}
