@@ -3,6 +3,9 @@
 //! meets its target, so the data proves itself; we then rebuild its merkle root, its witness
 //! commitment and its BIP34 height push with hashrig's own code.
 
+#[macro_use]
+mod common;
+
 use bitcoin::consensus::encode;
 use bitcoin::Block;
 use hashrig::chain::block::{merkle_root, Template};
@@ -30,17 +33,16 @@ fn blocks() -> Vec<(u32, String, Block)> {
         .collect()
 }
 
-#[test]
-fn the_data_proves_itself() {
+fn the_data_proves_itself() -> common::Outcome {
     for (height, hash, block) in blocks() {
         assert_eq!(block.block_hash().to_string(), hash, "block {height}");
         let target = block.header.target();
         assert!(block.header.validate_pow(target).is_ok(), "block {height}");
     }
+    Ok(())
 }
 
-#[test]
-fn merkle_roots_of_real_segwit_blocks() {
+fn merkle_roots_of_real_segwit_blocks() -> common::Outcome {
     for (height, _, block) in blocks() {
         let txids: Vec<_> = block.txdata.iter().map(|t| t.compute_txid()).collect();
         assert_eq!(
@@ -50,10 +52,10 @@ fn merkle_roots_of_real_segwit_blocks() {
             txids.len()
         );
     }
+    Ok(())
 }
 
-#[test]
-fn witness_commitments_of_real_segwit_blocks() {
+fn witness_commitments_of_real_segwit_blocks() -> common::Outcome {
     for (height, _, block) in blocks() {
         let coinbase = &block.txdata[0];
         // The witness reserved value we use is the one these blocks used: 32 zero bytes.
@@ -83,10 +85,10 @@ fn witness_commitments_of_real_segwit_blocks() {
             "block {height}"
         );
     }
+    Ok(())
 }
 
-#[test]
-fn bip34_height_push_of_real_blocks() {
+fn bip34_height_push_of_real_blocks() -> common::Outcome {
     for (height, _, block) in blocks() {
         let script_sig = block.txdata[0].input[0].script_sig.as_bytes();
         assert!(
@@ -95,4 +97,7 @@ fn bip34_height_push_of_real_blocks() {
         );
         assert_eq!(block.bip34_block_height().unwrap(), u64::from(height));
     }
+    Ok(())
 }
+
+tests!(the_data_proves_itself, merkle_roots_of_real_segwit_blocks, witness_commitments_of_real_segwit_blocks, bip34_height_push_of_real_blocks);

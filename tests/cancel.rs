@@ -2,6 +2,7 @@
 //! milliseconds, and keeps what it found. In its own test binary so no other test loads the
 //! CPU while it measures.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -10,8 +11,7 @@ use hashrig::backend::cpu::{CpuBackend, Kernel, KernelKind};
 use hashrig::chain::Target;
 use hashrig::job::{Generation, Job, NonceRange, NONCE_SPACE};
 
-#[test]
-fn a_generation_bump_stops_the_scan_within_milliseconds() {
+fn a_generation_bump_stops_the_scan_within_milliseconds() -> common::Outcome {
     let header = common::golden()[1].header();
     let mut latencies = Vec::new();
     let mut kernels = vec![Kernel::new(KernelKind::Scalar).unwrap()];
@@ -61,4 +61,7 @@ fn a_generation_bump_stops_the_scan_within_milliseconds() {
         "median cancellation latency {median:?}"
     );
     assert!(*latencies.last().unwrap() < Duration::from_millis(500));
+    Ok(())
 }
+
+tests!(a_generation_bump_stops_the_scan_within_milliseconds);

@@ -2,14 +2,14 @@
 
 use std::process::Command;
 
+#[macro_use]
 mod common;
 
 fn hashrig() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hashrig"))
 }
 
-#[test]
-fn bench_json_has_the_documented_fields() {
+fn bench_json_has_the_documented_fields() -> common::Outcome {
     let out = hashrig()
         .args(["bench", "--json", "--seconds", "0.2", "--threads", "2"])
         .output()
@@ -49,10 +49,10 @@ fn bench_json_has_the_documented_fields() {
         assert!((rate - expected).abs() <= expected * 1e-9);
         assert_eq!(r["hw_errors"], 0);
     }
+    Ok(())
 }
 
-#[test]
-fn bench_with_a_forced_kernel_measures_only_that_kernel() {
+fn bench_with_a_forced_kernel_measures_only_that_kernel() -> common::Outcome {
     let out = hashrig()
         .args([
             "bench",
@@ -75,10 +75,10 @@ fn bench_with_a_forced_kernel_measures_only_that_kernel() {
         .map(|r| r["kernel"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(kernels, ["scalar", "scalar"]);
+    Ok(())
 }
 
-#[test]
-fn the_table_names_the_baseline_and_units() {
+fn the_table_names_the_baseline_and_units() -> common::Outcome {
     let out = hashrig()
         .args([
             "bench",
@@ -96,10 +96,10 @@ fn the_table_names_the_baseline_and_units() {
     assert!(text.contains("baseline: sha2"), "{text}");
     assert!(text.contains("H/s"), "{text}");
     assert!(text.contains("scalar"), "{text}");
+    Ok(())
 }
 
-#[test]
-fn an_unknown_kernel_is_a_clear_error() {
+fn an_unknown_kernel_is_a_clear_error() -> common::Outcome {
     let out = hashrig()
         .args(["bench", "--kernel", "avx9000"])
         .output()
@@ -108,10 +108,10 @@ fn an_unknown_kernel_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown CPU kernel \"avx9000\""), "{err}");
     assert!(err.contains("scalar, sha-ni, avx2, avx512"), "{err}");
+    Ok(())
 }
 
-#[test]
-fn bad_numbers_are_usage_errors() {
+fn bad_numbers_are_usage_errors() -> common::Outcome {
     let out = hashrig()
         .args(["bench", "--threads", "0"])
         .output()
@@ -126,11 +126,13 @@ fn bad_numbers_are_usage_errors() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--seconds must be"), "{err}");
     }
+    Ok(())
 }
 
-#[cfg(feature = "gpu")]
-#[test]
-fn bad_gpu_shader_options_are_usage_errors() {
+fn bad_gpu_shader_options_are_usage_errors() -> common::Outcome {
+    if cfg!(not(feature = "gpu")) {
+        return Err(common::skip("built without the `gpu` feature"));
+    }
     for (args, expected) in [
         (
             ["--gpu-workgroup", "48"],
@@ -150,17 +152,13 @@ fn bad_gpu_shader_options_are_usage_errors() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{err}");
     }
+    Ok(())
 }
 
 /// A GPU that fails during `bench --backend all` is reported and left out; the CPU rows are
 /// still measured and printed, and the run exits 1.
-#[cfg(feature = "gpu")]
-#[test]
-fn bench_goes_on_without_a_failed_gpu() {
-    if hashrig::backend::gpu::GpuDevice::open_all(None).is_err() {
-        common::skip("no GPU adapter: the bench device-failure path is not tested");
-        return;
-    }
+fn bench_goes_on_without_a_failed_gpu() -> common::Outcome {
+    common::gpu_adapter()?;
     let out = hashrig()
         .args(["bench", "--backend", "all", "--json", "--seconds", "0.2"])
         .args(["--kernel", "scalar", "--lose-gpus-after-ms", "0"])
@@ -181,4 +179,7 @@ fn bench_goes_on_without_a_failed_gpu() {
     let failures = v["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{v}");
     assert!(failures[0].as_str().unwrap().contains("device lost"), "{v}");
+    Ok(())
 }
+
+tests!(bench_json_has_the_documented_fields, bench_with_a_forced_kernel_measures_only_that_kernel, the_table_names_the_baseline_and_units, an_unknown_kernel_is_a_clear_error, bad_numbers_are_usage_errors, bad_gpu_shader_options_are_usage_errors, bench_goes_on_without_a_failed_gpu);

@@ -3,6 +3,7 @@
 //! Skipped (or failed, with HASHRIG_REQUIRE_ALL) where no adapter exists.
 #![cfg(feature = "gpu")]
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -15,14 +16,13 @@ use hashrig::chain::{Header, Target};
 use hashrig::job::{Generation, Job, NonceRange, NONCE_SPACE};
 use rand::{RngCore, SeedableRng};
 
-fn gpu() -> Option<GpuDevice> {
-    match GpuDevice::open_all(None) {
-        Ok(mut devices) => Some(devices.remove(0)),
-        Err(e) => {
-            common::skip(&format!("no GPU adapter: {e}"));
-            None
-        }
-    }
+/// The first adapter; a skip when there is none, a failure when one exists but does not open
+/// or fails its self-test.
+fn gpu() -> Result<GpuDevice, common::Skip> {
+    common::gpu_adapter()?;
+    Ok(GpuDevice::open_all(None)
+        .expect("the adapter opened a moment ago")
+        .remove(0))
 }
 
 fn easy_target(top: u32) -> Target {
@@ -57,9 +57,8 @@ fn assert_gpu_digests(gpu: &GpuDevice, header: &Header, range: NonceRange, conte
     }
 }
 
-#[test]
-fn gpu_finds_the_known_nonce_of_golden_headers() {
-    let Some(gpu) = gpu() else { return };
+fn gpu_finds_the_known_nonce_of_golden_headers() -> common::Outcome {
+    let gpu = gpu()?;
     for g in common::golden().iter().filter(|g| g.pow_algo == "sha256d") {
         let header = g.header();
         let target = Target::from_compact(header.bits());
@@ -79,11 +78,11 @@ fn gpu_finds_the_known_nonce_of_golden_headers() {
             common::digest_from_display(&g.block_hash)
         );
     }
+    Ok(())
 }
 
-#[test]
-fn gpu_hit_set_equals_the_cpu_over_2_20_nonces() {
-    let Some(mut gpu) = gpu() else { return };
+fn gpu_hit_set_equals_the_cpu_over_2_20_nonces() -> common::Outcome {
+    let mut gpu = gpu()?;
     gpu.set_batch(1 << 18); // several dispatches per range
     let cpu = CpuBackend::new(Kernel::best(), 2).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x6e0_0001);
@@ -106,11 +105,11 @@ fn gpu_hit_set_equals_the_cpu_over_2_20_nonces() {
         assert_eq!(nonces(&g), nonces(&c), "range {range:?}");
         assert_candidate_digests(&header, &g);
     }
+    Ok(())
 }
 
-#[test]
-fn result_buffer_overflow_is_rescanned_and_loses_nothing() {
-    let Some(mut gpu) = gpu() else { return };
+fn result_buffer_overflow_is_rescanned_and_loses_nothing() -> common::Outcome {
+    let mut gpu = gpu()?;
     gpu.limit_capacity(4);
     let header = common::golden()[2].header();
     // Half of all nonces hit: even the smallest dispatch (one workgroup) holds far more
@@ -125,11 +124,11 @@ fn result_buffer_overflow_is_rescanned_and_loses_nothing() {
     assert_eq!(nonces(&g), nonces(&c));
     assert_eq!(g.rescanned, range.len(), "every dispatch overflowed");
     assert_eq!(g.hashes, range.len(), "rescanned nonces are counted once");
+    Ok(())
 }
 
-#[test]
-fn a_stale_job_stops_between_dispatches() {
-    let Some(mut gpu) = gpu() else { return };
+fn a_stale_job_stops_between_dispatches() -> common::Outcome {
+    let mut gpu = gpu()?;
     gpu.set_batch(1 << 16);
     gpu.set_kernel_time(Duration::from_millis(50));
     let generation = Generation::new();
@@ -175,11 +174,11 @@ fn a_stale_job_stops_between_dispatches() {
         latency < Duration::from_millis(1500),
         "stop latency {latency:?}"
     );
+    Ok(())
 }
 
-#[test]
-fn gpu_digests_of_sampled_nonces_equal_sha2() {
-    let Some(gpu) = gpu() else { return };
+fn gpu_digests_of_sampled_nonces_equal_sha2() -> common::Outcome {
+    let gpu = gpu()?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x6e0_0002);
     let golden = common::golden();
     let mut headers: Vec<Header> = golden.iter().map(|g| g.header()).collect();
@@ -197,11 +196,11 @@ fn gpu_digests_of_sampled_nonces_equal_sha2() {
             assert_gpu_digests(&gpu, &header, range, "");
         }
     }
+    Ok(())
 }
 
-#[test]
-fn a_lost_device_stops_with_a_clear_error_and_keeps_its_hits() {
-    let Some(mut gpu) = gpu() else { return };
+fn a_lost_device_stops_with_a_clear_error_and_keeps_its_hits() -> common::Outcome {
+    let mut gpu = gpu()?;
     gpu.set_batch(1 << 16);
     gpu.set_kernel_time(Duration::ZERO);
     let header = common::golden()[1].header();
@@ -233,16 +232,14 @@ fn a_lost_device_stops_with_a_clear_error_and_keeps_its_hits() {
     // Nor is new work that creates resources (wgpu's default would panic on those errors).
     let digests = gpu.digests(&header, NonceRange::new(0, 64).unwrap());
     assert!(digests.is_err(), "{digests:?}");
+    Ok(())
 }
 
 /// Every way the shader can be built (`--gpu-workgroup`, `--gpu-rotate`) computes the same
 /// digests as sha2 and finds the same hits as the CPU.
-#[test]
-fn every_shader_option_computes_the_same_hashes() {
+fn every_shader_option_computes_the_same_hashes() -> common::Outcome {
     use hashrig::backend::gpu::{Rotate, ShaderOptions, WORKGROUP_SIZES};
-    if gpu().is_none() {
-        return;
-    }
+    gpu()?;
     let mut options: Vec<ShaderOptions> = Rotate::ALL
         .into_iter()
         .map(|rotate| ShaderOptions {
@@ -281,13 +278,13 @@ fn every_shader_option_computes_the_same_hashes() {
             &o.to_string(),
         );
     }
+    Ok(())
 }
 
 /// Easy targets (regtest's, small test shares) are dispatched in pieces whose expected hits fit
 /// the result buffer, so the GPU does the work instead of overflowing into CPU rescans.
-#[test]
-fn easy_targets_do_not_overflow_into_cpu_rescans() {
-    let Some(mut gpu) = gpu() else { return };
+fn easy_targets_do_not_overflow_into_cpu_rescans() -> common::Outcome {
+    let mut gpu = gpu()?;
     let cpu = CpuBackend::new(Kernel::best(), 2).unwrap();
     let header = common::golden()[4].header();
     gpu.set_kernel_time(Duration::ZERO);
@@ -302,4 +299,7 @@ fn easy_targets_do_not_overflow_into_cpu_rescans() {
         assert_eq!(g.rescanned, 0, "target top {top:#x}");
         assert_eq!(nonces(&g), nonces(&c), "target top {top:#x}");
     }
+    Ok(())
 }
+
+tests!(gpu_finds_the_known_nonce_of_golden_headers, gpu_hit_set_equals_the_cpu_over_2_20_nonces, result_buffer_overflow_is_rescanned_and_loses_nothing, a_stale_job_stops_between_dispatches, gpu_digests_of_sampled_nonces_equal_sha2, a_lost_device_stops_with_a_clear_error_and_keeps_its_hits, every_shader_option_computes_the_same_hashes, easy_targets_do_not_overflow_into_cpu_rescans);

@@ -1,5 +1,6 @@
 //! `hashrig mine` against a real Bitcoin node (bcoin regtest) and against broken ones.
 
+#[macro_use]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -94,11 +95,8 @@ fn coinbase_script(node: &Bcoin, block_hash: &str) -> String {
         .to_string()
 }
 
-#[test]
-fn mines_five_blocks_from_genesis_to_a_raw_script() {
-    let Some(node) = Bcoin::start(false) else {
-        return;
-    };
+fn mines_five_blocks_from_genesis_to_a_raw_script() -> common::Outcome {
+    let node = Bcoin::start(false)?;
     let journal = journal_path("five");
     let mut args = mine_args(&node.url(), &journal);
     args.extend(["--blocks".into(), "5".into()]);
@@ -129,13 +127,11 @@ fn mines_five_blocks_from_genesis_to_a_raw_script() {
         std::fs::read_to_string(&journal).unwrap().trim().is_empty(),
         "journal emptied"
     );
+    Ok(())
 }
 
-#[test]
-fn mines_a_block_with_mempool_witness_transactions() {
-    let Some(node) = Bcoin::start(true) else {
-        return;
-    };
+fn mines_a_block_with_mempool_witness_transactions() -> common::Outcome {
+    let node = Bcoin::start(true)?;
     // A witness (P2WPKH) wallet; mature coinbases to it and segwit active.
     node.wallet_call("PUT", "/wallet/seg", json!({"witness": true}));
     let address = node.wallet("/wallet/seg/address", json!({"account": "default"}))["address"]
@@ -213,26 +209,25 @@ fn mines_a_block_with_mempool_witness_transactions() {
     }
     assert_eq!(node.rpc("getmempoolinfo", json!([]))["size"], 0);
     assert_eq!(coinbase_script(&node, &blocks[0].1), PAYOUT);
+    Ok(())
 }
 
-#[test]
-fn waits_for_a_node_that_is_not_running_yet() {
-    if !Bcoin::available() {
-        return;
-    }
+fn waits_for_a_node_that_is_not_running_yet() -> common::Outcome {
+    Bcoin::available()?;
     let port = free_port();
     let journal = journal_path("late");
     let mut args = mine_args(&format!("http://127.0.0.1:{port}"), &journal);
     args.extend(["--blocks".into(), "2".into()]);
     let child = spawn(&args);
     std::thread::sleep(Duration::from_millis(1500));
-    let node = Bcoin::start_on(port, false).expect("bcoin is available");
+    let node = Bcoin::start_on(port, false).unwrap_or_else(|s| panic!("{s:?}"));
     let out = wait_output(child, Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("waiting for the node"), "{stderr}");
     assert!(stderr.contains("cannot connect"), "{stderr}");
     assert_eq!(node.height(), 2);
+    Ok(())
 }
 
 fn wait_output(mut child: Child, limit: Duration) -> Output {
@@ -248,11 +243,8 @@ fn wait_output(mut child: Child, limit: Duration) -> Output {
     child.wait_with_output().unwrap()
 }
 
-#[test]
-fn a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart() {
-    let Some(mut node) = Bcoin::start(false) else {
-        return;
-    };
+fn a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart() -> common::Outcome {
+    let mut node = Bcoin::start(false)?;
     let port = node.port;
     let proxy = Proxy::start(port);
     proxy
@@ -289,7 +281,7 @@ fn a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart
     proxy
         .hold_submits
         .store(false, std::sync::atomic::Ordering::Relaxed);
-    let node = Bcoin::start_on(port, false).expect("restart");
+    let node = Bcoin::start_on(port, false).unwrap_or_else(|s| panic!("{s:?}"));
     let out = wait_output(child, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -302,13 +294,11 @@ fn a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart
         pending["hash"].as_str().unwrap()
     );
     assert!(std::fs::read_to_string(&journal).unwrap().trim().is_empty());
+    Ok(())
 }
 
-#[test]
-fn a_wrong_password_is_a_clear_error() {
-    let Some(node) = Bcoin::start(false) else {
-        return;
-    };
+fn a_wrong_password_is_a_clear_error() -> common::Outcome {
+    let node = Bcoin::start(false)?;
     let journal = journal_path("password");
     let mut args = mine_args(&node.url(), &journal);
     let i = args.iter().position(|a| a == API_KEY).unwrap();
@@ -323,6 +313,7 @@ fn a_wrong_password_is_a_clear_error() {
         "the password is never printed"
     );
     assert_eq!(node.height(), 0);
+    Ok(())
 }
 
 /// A one-connection-at-a-time HTTP stub node: `answer(method, nth call of that method, params)`
@@ -380,8 +371,7 @@ fn stub_node(result: Value) -> (u16, std::thread::JoinHandle<()>) {
     stub_node_with(move |_, _, _| Some(result.clone()))
 }
 
-#[test]
-fn mining_goes_on_after_a_rejected_block() {
+fn mining_goes_on_after_a_rejected_block() -> common::Outcome {
     let template = json!({
         "version": 536870912,
         "previousblockhash": "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
@@ -414,10 +404,10 @@ fn mining_goes_on_after_a_rejected_block() {
     );
     assert_eq!(accepted(&out).len(), 1, "{stdout}");
     assert!(std::fs::read_to_string(&journal).unwrap().trim().is_empty());
+    Ok(())
 }
 
-#[test]
-fn a_malformed_template_is_a_clear_error() {
+fn a_malformed_template_is_a_clear_error() -> common::Outcome {
     for (template, names) in [
         (
             json!({"version": 536870912, "bits": "zz"}),
@@ -439,6 +429,7 @@ fn a_malformed_template_is_a_clear_error() {
         assert!(stderr.contains(names), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    Ok(())
 }
 
 /// Runs hashrig on `backend` while the node gets two blocks from elsewhere; returns the summary
@@ -479,11 +470,8 @@ fn summary_field(summary: &str, name: &str) -> f64 {
 
 /// A new block from elsewhere: each backend leaves the old work within one batch (measured
 /// from the moment hashrig learns of the block to the last backend off the old job).
-#[test]
-fn a_new_block_switches_every_backend_within_one_batch() {
-    let Some(node) = Bcoin::start(false) else {
-        return;
-    };
+fn a_new_block_switches_every_backend_within_one_batch() -> common::Outcome {
+    let node = Bcoin::start(false)?;
     let cpu = switch_run(&node, "cpu");
     eprintln!("cpu: {cpu}");
     assert_eq!(summary_field(&cpu, "accepted"), 0.0, "{cpu}");
@@ -495,23 +483,18 @@ fn a_new_block_switches_every_backend_within_one_batch() {
     let ms = summary_field(&cpu, "max_switch_ms");
     assert!(ms > 0.0 && ms < 50.0, "{cpu}");
 
-    if hashrig::backend::gpu::GpuDevice::open_all(None).is_err() {
-        common::skip("no GPU adapter: GPU switch latency not measured");
-        return;
-    }
+    common::gpu_adapter()?;
     let gpu = switch_run(&node, "gpu");
     eprintln!("gpu: {gpu}");
     assert!(summary_field(&gpu, "switches") >= 3.0, "{gpu}");
     // The dispatches already queued finish: two of ~50 ms (--gpu-kernel-ms default).
     let ms = summary_field(&gpu, "max_switch_ms");
     assert!(ms > 0.0 && ms < 400.0, "{gpu}");
+    Ok(())
 }
 
-#[test]
-fn a_payout_address_for_another_network_is_a_clear_error() {
-    let Some(node) = Bcoin::start(false) else {
-        return;
-    };
+fn a_payout_address_for_another_network_is_a_clear_error() -> common::Outcome {
+    let node = Bcoin::start(false)?;
     let journal = journal_path("network");
     let mut args = mine_args(&node.url(), &journal);
     let i = args.iter().position(|a| a == "--payout-script").unwrap();
@@ -539,13 +522,11 @@ fn a_payout_address_for_another_network_is_a_clear_error() {
     args[i + 1] = "not-an-address".into();
     let out = run(&args, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(2));
+    Ok(())
 }
 
-#[test]
-fn sigterm_stops_mining_cleanly() {
-    let Some(node) = Bcoin::start(false) else {
-        return;
-    };
+fn sigterm_stops_mining_cleanly() -> common::Outcome {
+    let node = Bcoin::start(false)?;
     let journal = journal_path("sigterm");
     let mut args = mine_args(&node.url(), &journal);
     args.extend(["--share-bits".into(), "1c00ffff".into()]);
@@ -566,12 +547,12 @@ fn sigterm_stops_mining_cleanly() {
         "stopped in {:?}",
         sent.elapsed()
     );
+    Ok(())
 }
 
 /// A long poll that outlasts its timeout is a quiet chain, not a dead node: hashrig asks again at
 /// once and keeps mining, without reporting the node as unreachable.
-#[test]
-fn a_long_poll_timeout_is_not_a_node_failure() {
+fn a_long_poll_timeout_is_not_a_node_failure() -> common::Outcome {
     let template = json!({
         "version": 536870912,
         "previousblockhash": "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
@@ -606,6 +587,7 @@ fn a_long_poll_timeout_is_not_a_node_failure() {
     let asked = plain.load(std::sync::atomic::Ordering::Relaxed);
     assert!(asked >= 3, "plain template requests: {asked}");
     assert!(summary_hashes(&stderr) > 0, "{stderr}");
+    Ok(())
 }
 
 fn summary_hashes(stderr: &str) -> u64 {
@@ -618,15 +600,9 @@ fn summary_hashes(stderr: &str) -> u64 {
 
 /// A GPU that fails (destroyed as a driver reset would) stops alone with a clear line; the CPU
 /// mines on. With no backend left, hashrig exits with an error instead of idling.
-#[test]
-fn a_lost_gpu_stops_alone_and_mining_goes_on() {
-    if hashrig::backend::gpu::GpuDevice::open_all(None).is_err() {
-        common::skip("no GPU adapter: the device-failure path is not tested");
-        return;
-    }
-    let Some(node) = Bcoin::start(false) else {
-        return;
-    };
+fn a_lost_gpu_stops_alone_and_mining_goes_on() -> common::Outcome {
+    common::gpu_adapter()?;
+    let node = Bcoin::start(false)?;
     let journal = journal_path("lost-gpu");
     let mut args = mine_args(&node.url(), &journal);
     let i = args.iter().position(|a| a == "cpu").unwrap();
@@ -669,4 +645,7 @@ fn a_lost_gpu_stops_alone_and_mining_goes_on() {
     // A dispatch that was already queued when the device went may still have found a block
     // (half of all regtest nonces do); such a block is submitted, not dropped.
     assert_eq!(node.height(), 3 + accepted(&out).len() as u64, "{stderr}");
+    Ok(())
 }
+
+tests!(mines_five_blocks_from_genesis_to_a_raw_script, mines_a_block_with_mempool_witness_transactions, waits_for_a_node_that_is_not_running_yet, a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart, a_wrong_password_is_a_clear_error, mining_goes_on_after_a_rejected_block, a_malformed_template_is_a_clear_error, a_new_block_switches_every_backend_within_one_batch, a_payout_address_for_another_network_is_a_clear_error, sigterm_stops_mining_cleanly, a_long_poll_timeout_is_not_a_node_failure, a_lost_gpu_stops_alone_and_mining_goes_on);

@@ -1,14 +1,14 @@
 //! Verification: the reference re-hash accepts true candidates and counts everything else as a
 //! hardware error.
 
+#[macro_use]
 mod common;
 
 use hashrig::algo::sha256d::reference_digest;
 use hashrig::chain::Target;
 use hashrig::verify::{Candidate, HardwareError, Verifier};
 
-#[test]
-fn a_true_candidate_becomes_a_share() {
+fn a_true_candidate_becomes_a_share() -> common::Outcome {
     let g = &common::golden()[0];
     let header = g.header();
     let target = Target::from_compact(header.bits());
@@ -23,10 +23,10 @@ fn a_true_candidate_becomes_a_share() {
     assert_eq!(share.header, header);
     assert_eq!(share.hash_hex(), g.block_hash);
     assert_eq!((verifier.shares(), verifier.hw_errors()), (1, 0));
+    Ok(())
 }
 
-#[test]
-fn a_corrupted_candidate_is_rejected_and_counted() {
+fn a_corrupted_candidate_is_rejected_and_counted() -> common::Outcome {
     let g = &common::golden()[0];
     let header = g.header();
     let target = Target::from_compact(header.bits());
@@ -76,4 +76,7 @@ fn a_corrupted_candidate_is_rejected_and_counted() {
     assert!(err.to_string().contains("does not meet the target"));
 
     assert_eq!((verifier.shares(), verifier.hw_errors()), (0, 3));
+    Ok(())
 }
+
+tests!(a_true_candidate_becomes_a_share, a_corrupted_candidate_is_rejected_and_counted);

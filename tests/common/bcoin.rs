@@ -43,28 +43,25 @@ pub struct Bcoin {
 }
 
 impl Bcoin {
-    /// Starts a node (with its wallet when `wallet`), or reports a skip when bcoin is not
-    /// installed.
-    pub fn start(wallet: bool) -> Option<Bcoin> {
+    /// Starts a node (with its wallet when `wallet`), or a skip when bcoin is not installed.
+    pub fn start(wallet: bool) -> Result<Bcoin, super::Skip> {
         Bcoin::start_on(free_port(), wallet)
     }
 
-    /// True when bcoin is installed; reports a skip otherwise.
-    pub fn available() -> bool {
+    /// Ok when bcoin is installed; a skip otherwise.
+    pub fn available() -> Result<(), super::Skip> {
         let script = bcoin_dir().join("node_modules/bcoin/bin/node");
         if !script.exists() {
-            super::skip(&format!(
+            return Err(super::skip(format!(
                 "bcoin is not installed at {} (.ci/run installs it; see README)",
                 script.display()
-            ));
+            )));
         }
-        script.exists()
+        Ok(())
     }
 
-    pub fn start_on(port: u16, wallet: bool) -> Option<Bcoin> {
-        if !Bcoin::available() {
-            return None;
-        }
+    pub fn start_on(port: u16, wallet: bool) -> Result<Bcoin, super::Skip> {
+        Bcoin::available()?;
         let script = bcoin_dir().join("node_modules/bcoin/bin/node");
         let prefix =
             std::env::temp_dir().join(format!("hashrig-bcoin-{}-{port}", std::process::id()));
@@ -108,7 +105,7 @@ impl Bcoin {
             prefix,
         };
         node.wait_ready();
-        Some(node)
+        Ok(node)
     }
 
     fn wait_ready(&self) {

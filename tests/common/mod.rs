@@ -10,27 +10,93 @@ use serde::Deserialize;
 /// Environment variable that turns every skipped test into a failure (set by `.ci/run`).
 pub const REQUIRE_ALL: &str = "HASHRIG_REQUIRE_ALL";
 
-/// Reports a test (or part of one) that cannot run here: skipped with the reason, or a failure
-/// when `HASHRIG_REQUIRE_ALL` is set.
-pub fn skip(reason: &str) {
+/// A test that cannot run here, with the reason: it shows as `ignored (REASON)` in cargo
+/// test's summary.
+#[derive(Debug)]
+pub struct Skip(pub String);
+
+/// What a test returns: `Err(Skip)` when it could not run here.
+pub type Outcome = Result<(), Skip>;
+
+/// A test (or part of one) that cannot run here: ignored with the reason, or a failure when
+/// `HASHRIG_REQUIRE_ALL` is set.
+pub fn skip(reason: impl Into<String>) -> Skip {
+    let reason = reason.into();
     if std::env::var_os(REQUIRE_ALL).is_some_and(|v| v != "0" && !v.is_empty()) {
         panic!("{REQUIRE_ALL} is set, but this would be skipped: {reason}");
     }
-    eprintln!("SKIPPED: {reason}");
+    Skip(reason)
 }
 
-/// Every kernel this CPU runs; each one it cannot run is reported through [`skip`].
-pub fn kernels() -> Vec<Kernel> {
-    KernelKind::ALL
-        .into_iter()
-        .filter_map(|kind| match Kernel::new(kind) {
-            Ok(k) => Some(k),
-            Err(e) => {
-                skip(&format!("kernel {kind} not tested: {e}"));
-                None
+/// One test of a harness: a plain test, or one per CPU kernel (ignored where the CPU lacks
+/// the kernel).
+pub enum Test {
+    Plain(&'static str, fn() -> Outcome),
+    PerKernel(&'static str, fn(Kernel)),
+}
+
+/// The integration tests' harness (libtest-mimic): the same flags and output as cargo's own,
+/// with tests that cannot run here listed as ignored with their reason.
+pub fn run_tests(tests: Vec<Test>) -> ! {
+    use libtest_mimic::{Arguments, Completion, Trial};
+    let done = |r: Outcome| match r {
+        Ok(()) => Ok(Completion::Completed),
+        Err(Skip(reason)) => Ok(Completion::ignored_with(reason)),
+    };
+    let mut trials = Vec::new();
+    for test in tests {
+        match test {
+            Test::Plain(name, f) => trials.push(Trial::ignorable_test(name, move || done(f()))),
+            Test::PerKernel(name, f) => {
+                for kind in KernelKind::ALL {
+                    trials.push(Trial::ignorable_test(
+                        format!("{name}::{kind}"),
+                        move || {
+                            done(match Kernel::new(kind) {
+                                Ok(kernel) => {
+                                    f(kernel);
+                                    Ok(())
+                                }
+                                Err(e) => Err(skip(format!("this CPU cannot run it: {e}"))),
+                            })
+                        },
+                    ));
+                }
             }
-        })
-        .collect()
+        }
+    }
+    libtest_mimic::run(&Arguments::from_args(), trials).exit()
+}
+
+/// `fn main` of a test file: `tests!(plain_a, plain_b; per_kernel_c)`.
+#[macro_export]
+macro_rules! tests {
+    ($($plain:ident),* $(,)? $(; $($per_kernel:ident),* $(,)?)?) => {
+        fn main() {
+            $crate::common::run_tests(vec![
+                $($crate::common::Test::Plain(stringify!($plain), $plain),)*
+                $($($crate::common::Test::PerKernel(stringify!($per_kernel), $per_kernel),)*)?
+            ])
+        }
+    };
+}
+
+/// Ok when a GPU adapter exists; a skip when there is none. An adapter that exists but
+/// cannot be opened or fails its self-test is a failure (a panic), not a skip.
+#[cfg(feature = "gpu")]
+pub fn gpu_adapter() -> Result<(), Skip> {
+    use hashrig::backend::gpu::{GpuDevice, GpuError};
+    match GpuDevice::open_all(None) {
+        Ok(_) => Ok(()),
+        Err(GpuError::NoAdapter) => Err(skip("no GPU adapter on this machine")),
+        Err(e) => panic!("a GPU adapter exists but does not work: {e}"),
+    }
+}
+
+/// Without the GPU backend compiled in, GPU tests cannot run.
+#[cfg(not(feature = "gpu"))]
+pub fn gpu_adapter() -> Result<(), Skip> {
+    Err(skip("built without the `gpu` feature"))
 }
 
 #[derive(Debug, Deserialize)]

@@ -125,9 +125,6 @@ pub fn block(template: &Template, solution: &Solution) -> Result<Block, String> 
         txdata,
     };
     check_block(&block, template)?;
-    if block.bip34_block_height() != Ok(u64::from(template.height)) {
-        return Err("the coinbase does not start with the block height (BIP34)".into());
-    }
     Ok(block)
 }
 
