@@ -12,12 +12,12 @@ use serde::Serialize;
 use crate::algo::sha256d::reference_digest;
 use crate::backend::cpu::{cpu_name, CpuBackend, CpuError, Kernel};
 use crate::backend::Backend;
-use crate::dispatch::{DispatchEvent, Dispatcher};
-use crate::stats::Stats;
-use crate::work::{BlockTime, MerkleShape, Work};
 use crate::chain::{Header, Target};
+use crate::dispatch::{DispatchEvent, Dispatcher};
 use crate::job::{Generation, Job, NonceRange, NONCE_SPACE};
+use crate::stats::Stats;
 use crate::verify::Verifier;
+use crate::work::{BlockTime, MerkleShape, Work};
 
 /// The synthetic job's header: mainnet block 125552 (any real header would do). Its nonce is
 /// overwritten by the search; the time field is bumped whenever the nonce space runs out.

@@ -90,12 +90,19 @@ fn devices_command(args: cli::DevicesArgs) -> Result<()> {
     }
     say!(
         "{:<5} {:<40} {:<8} {:<14} driver",
-        "index", "name", "backend", "type"
+        "index",
+        "name",
+        "backend",
+        "type"
     );
     for d in devices {
         say!(
             "{:<5} {:<40} {:<8} {:<14} {}",
-            d.index, d.name, d.backend, d.device_type, d.driver
+            d.index,
+            d.name,
+            d.backend,
+            d.device_type,
+            d.driver
         );
     }
     Ok(())
@@ -171,7 +178,12 @@ fn print_table(report: &BenchReport) {
     say!("");
     say!(
         "{:<8} {:<12} {:>7} {:>14} {:>12} {:>9}  device",
-        "backend", "kernel", "threads", "hash rate", "vs baseline", "hw errors"
+        "backend",
+        "kernel",
+        "threads",
+        "hash rate",
+        "vs baseline",
+        "hw errors"
     );
     for r in &report.results {
         let kernel = r.kernel.split(' ').next().unwrap_or_default();

@@ -63,10 +63,15 @@ pub fn run(
     let stats = Arc::new(Stats::new(backends.iter().map(Backend::name)));
     let (tx, rx) = mpsc::channel::<Event>();
     let run_stop = Arc::new(AtomicBool::new(false));
-    let link = Link::new(tx.clone(), Arc::clone(&stop), Arc::clone(&run_stop));
+    let started = Instant::now();
+    let link = Link::new(
+        tx.clone(),
+        Arc::clone(&stop),
+        Arc::clone(&run_stop),
+        limits.duration.map(|d| started + d),
+    );
     let names: Vec<String> = backends.iter().map(Backend::name).collect();
     eprintln!("mining on {} with {}", source.describe(), names.join(", "));
-    let started = Instant::now();
     let running = match source.start(link) {
         Ok(r) => r,
         Err(e) => {
@@ -164,18 +169,18 @@ impl Loop<'_> {
             );
             return;
         }
-        let share = match self.verifier.verify(
-            &found.header,
-            &found.work.share_target,
-            found.candidate,
-        ) {
-            Ok(share) => share,
-            Err(_) => {
-                // Logged by the verifier; counted against the backend that found it.
-                Stats::add(&self.stats.backends[found.backend].hw_errors, 1);
-                return;
-            }
-        };
+        let share =
+            match self
+                .verifier
+                .verify(&found.header, &found.work.share_target, found.candidate)
+            {
+                Ok(share) => share,
+                Err(_) => {
+                    // Logged by the verifier; counted against the backend that found it.
+                    Stats::add(&self.stats.backends[found.backend].hw_errors, 1);
+                    return;
+                }
+            };
         Stats::add(&self.stats.sent, 1);
         let solution = Solution {
             work: found.work,
@@ -219,7 +224,7 @@ impl Loop<'_> {
             }
             OutcomeKind::Kept(reason) => {
                 Stats::add(&s.kept, 1);
-                eprintln!("could not submit {} ({reason}); kept and retried", o.what);
+                eprintln!("could not submit {}: {reason}", o.what);
             }
         }
     }

@@ -260,7 +260,9 @@ pub fn merkle_branch(txids: &[[u8; 32]]) -> Vec<[u8; 32]> {
 
 /// Hashes `leaf` up a branch of left-side leaf 0.
 pub fn root_from_branch(leaf: [u8; 32], branch: &[[u8; 32]]) -> [u8; 32] {
-    branch.iter().fold(leaf, |acc, sibling| hash_pair(&acc, sibling))
+    branch
+        .iter()
+        .fold(leaf, |acc, sibling| hash_pair(&acc, sibling))
 }
 
 #[cfg(test)]
@@ -350,7 +352,10 @@ mod tests {
         let h = w.header(&r, 1_700_000_123);
         assert_eq!(h.time(), 1_700_000_123);
         assert_eq!(h.nonce(), 0);
-        assert_ne!(w.header(&w.roll(1).unwrap(), 0), w.header(&w.roll(2).unwrap(), 0));
+        assert_ne!(
+            w.header(&w.roll(1).unwrap(), 0),
+            w.header(&w.roll(2).unwrap(), 0)
+        );
     }
 
     #[test]

@@ -100,4 +100,9 @@ fn bip34_height_push_of_real_blocks() -> common::Outcome {
     Ok(())
 }
 
-tests!(the_data_proves_itself, merkle_roots_of_real_segwit_blocks, witness_commitments_of_real_segwit_blocks, bip34_height_push_of_real_blocks);
+tests!(
+    the_data_proves_itself,
+    merkle_roots_of_real_segwit_blocks,
+    witness_commitments_of_real_segwit_blocks,
+    bip34_height_push_of_real_blocks
+);

@@ -182,4 +182,12 @@ fn bench_goes_on_without_a_failed_gpu() -> common::Outcome {
     Ok(())
 }
 
-tests!(bench_json_has_the_documented_fields, bench_with_a_forced_kernel_measures_only_that_kernel, the_table_names_the_baseline_and_units, an_unknown_kernel_is_a_clear_error, bad_numbers_are_usage_errors, bad_gpu_shader_options_are_usage_errors, bench_goes_on_without_a_failed_gpu);
+tests!(
+    bench_json_has_the_documented_fields,
+    bench_with_a_forced_kernel_measures_only_that_kernel,
+    the_table_names_the_baseline_and_units,
+    an_unknown_kernel_is_a_clear_error,
+    bad_numbers_are_usage_errors,
+    bad_gpu_shader_options_are_usage_errors,
+    bench_goes_on_without_a_failed_gpu
+);

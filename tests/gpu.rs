@@ -302,4 +302,13 @@ fn easy_targets_do_not_overflow_into_cpu_rescans() -> common::Outcome {
     Ok(())
 }
 
-tests!(gpu_finds_the_known_nonce_of_golden_headers, gpu_hit_set_equals_the_cpu_over_2_20_nonces, result_buffer_overflow_is_rescanned_and_loses_nothing, a_stale_job_stops_between_dispatches, gpu_digests_of_sampled_nonces_equal_sha2, a_lost_device_stops_with_a_clear_error_and_keeps_its_hits, every_shader_option_computes_the_same_hashes, easy_targets_do_not_overflow_into_cpu_rescans);
+tests!(
+    gpu_finds_the_known_nonce_of_golden_headers,
+    gpu_hit_set_equals_the_cpu_over_2_20_nonces,
+    result_buffer_overflow_is_rescanned_and_loses_nothing,
+    a_stale_job_stops_between_dispatches,
+    gpu_digests_of_sampled_nonces_equal_sha2,
+    a_lost_device_stops_with_a_clear_error_and_keeps_its_hits,
+    every_shader_option_computes_the_same_hashes,
+    easy_targets_do_not_overflow_into_cpu_rescans
+);

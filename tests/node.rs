@@ -3,88 +3,12 @@
 #[macro_use]
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::bcoin::{free_port, Bcoin, Proxy, API_KEY};
+use common::miner::*;
 use serde_json::{json, Value};
-
-/// A payout script (P2WPKH of a fixed key hash).
-const PAYOUT: &str = "0014751e76e8199196d454941c45d1b3a323f1433bd6";
-
-fn hashrig() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hashrig"))
-}
-
-fn journal_path(name: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("hashrig-{name}-{}.jsonl", std::process::id()));
-    let _ = std::fs::remove_file(&p);
-    p
-}
-
-fn mine_args(url: &str, journal: &std::path::Path) -> Vec<String> {
-    vec![
-        "mine".into(),
-        "--node".into(),
-        url.into(),
-        "--rpc-user".into(),
-        "hashrig".into(),
-        "--rpc-password".into(),
-        API_KEY.into(),
-        "--payout-script".into(),
-        PAYOUT.into(),
-        "--backend".into(),
-        "cpu".into(),
-        "--poll-ms".into(),
-        "100".into(),
-        "--journal".into(),
-        journal.display().to_string(),
-    ]
-}
-
-/// Starts `hashrig ARGS` with its output captured.
-fn spawn(args: &[String]) -> Child {
-    hashrig()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn run(args: &[String], limit: Duration) -> Output {
-    let mut child = spawn(args);
-    let deadline = Instant::now() + limit;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "hashrig did not finish in {limit:?}\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `accepted block H HASH` lines of a run.
-fn accepted(out: &Output) -> Vec<(u64, String)> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("accepted block ")?;
-            let mut it = rest.split_whitespace();
-            Some((it.next()?.parse().ok()?, it.next()?.to_string()))
-        })
-        .collect()
-}
 
 fn coinbase_script(node: &Bcoin, block_hash: &str) -> String {
     let block = node.rpc("getblock", json!([block_hash, true, true]));
@@ -230,20 +154,8 @@ fn waits_for_a_node_that_is_not_running_yet() -> common::Outcome {
     Ok(())
 }
 
-fn wait_output(mut child: Child, limit: Duration) -> Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!("timed out: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart() -> common::Outcome {
+fn a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart() -> common::Outcome
+{
     let mut node = Bcoin::start(false)?;
     let port = node.port;
     let proxy = Proxy::start(port);
@@ -316,122 +228,6 @@ fn a_wrong_password_is_a_clear_error() -> common::Outcome {
     Ok(())
 }
 
-/// A one-connection-at-a-time HTTP stub node: `answer(method, nth call of that method, params)`
-/// gives the JSON-RPC result, or `None` to hold the connection open without answering (30 s).
-fn stub_node_with(
-    answer: impl Fn(&str, usize, &Value) -> Option<Value> + Send + 'static,
-) -> (u16, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let mut calls: std::collections::HashMap<String, usize> = Default::default();
-        for _ in 0..200 {
-            let Ok((mut s, _)) = listener.accept() else {
-                return;
-            };
-            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-            let mut reader = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0u8; len];
-            let _ = reader.read_exact(&mut body);
-            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let method = request["method"].as_str().unwrap_or("").to_string();
-            let n = calls.entry(method.clone()).or_default();
-            let result = answer(&method, *n, &request["params"]);
-            *n += 1;
-            let Some(result) = result else {
-                std::thread::spawn(move || {
-                    std::thread::sleep(Duration::from_secs(30));
-                    drop(s);
-                });
-                continue;
-            };
-            let reply = json!({"result": result, "error": null, "id": "hashrig"}).to_string();
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
-                reply.len()
-            );
-        }
-    });
-    (port, handle)
-}
-
-/// A stub node that answers every call with `result`.
-fn stub_node(result: Value) -> (u16, std::thread::JoinHandle<()>) {
-    stub_node_with(move |_, _, _| Some(result.clone()))
-}
-
-fn mining_goes_on_after_a_rejected_block() -> common::Outcome {
-    let template = json!({
-        "version": 536870912,
-        "previousblockhash": "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
-        "transactions": [], "coinbasevalue": 5000000000u64, "bits": "1e00ffff", "height": 1,
-        "curtime": 1700000000, "mintime": 1296688603, "rules": [], "mutable": ["time"],
-    });
-    // The first block is rejected, the second accepted. A block is about 1 in 2^24 hashes
-    // here, so after the rejection hashrig has to go on hashing to find the second one.
-    let (port, _stub) = stub_node_with(move |method, n, _| {
-        Some(match (method, n) {
-            ("getblocktemplate", _) => template.clone(),
-            ("submitblock", 0) => json!("bad-txns-inputs-missingorspent"),
-            _ => Value::Null,
-        })
-    });
-    let journal = journal_path("rejected");
-    let mut args = mine_args(&format!("http://127.0.0.1:{port}"), &journal);
-    args.extend(["--blocks".into(), "1".into()]);
-    let out = run(&args, Duration::from_secs(30));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("rejected block 1 "), "{stdout}");
-    assert!(
-        stdout.contains(": bad-txns-inputs-missingorspent"),
-        "{stdout}"
-    );
-    assert_eq!(accepted(&out).len(), 1, "{stdout}");
-    assert!(std::fs::read_to_string(&journal).unwrap().trim().is_empty());
-    Ok(())
-}
-
-fn a_malformed_template_is_a_clear_error() -> common::Outcome {
-    for (template, names) in [
-        (
-            json!({"version": 536870912, "bits": "zz"}),
-            "getblocktemplate: ",
-        ),
-        (json!("not an object"), "getblocktemplate: result"),
-        (
-            json!({"version": 536870912, "previousblockhash": "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
-                   "transactions": [{"data": "zz"}], "coinbasevalue": 1, "bits": "207fffff", "height": 1, "curtime": 1}),
-            "getblocktemplate: transactions[0]",
-        ),
-    ] {
-        let (port, _stub) = stub_node(template);
-        let journal = journal_path("stub");
-        let args = mine_args(&format!("http://127.0.0.1:{port}"), &journal);
-        let out = run(&args, Duration::from_secs(30));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains(names), "{stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
-    }
-    Ok(())
-}
-
 /// Runs hashrig on `backend` while the node gets two blocks from elsewhere; returns the summary
 /// line. The share target is made hard so hashrig finds nothing itself and is always busy on
 /// the old job when the new block comes.
@@ -461,11 +257,6 @@ fn switch_run(node: &Bcoin, backend: &str) -> String {
         .find(|l| l.starts_with("summary:"))
         .expect("summary line")
         .to_string()
-}
-
-fn summary_field(summary: &str, name: &str) -> f64 {
-    let rest = summary.split(&format!("{name} ")).nth(1).unwrap();
-    rest.split_whitespace().next().unwrap().parse().unwrap()
 }
 
 /// A new block from elsewhere: each backend leaves the old work within one batch (measured
@@ -550,54 +341,6 @@ fn sigterm_stops_mining_cleanly() -> common::Outcome {
     Ok(())
 }
 
-/// A long poll that outlasts its timeout is a quiet chain, not a dead node: hashrig asks again at
-/// once and keeps mining, without reporting the node as unreachable.
-fn a_long_poll_timeout_is_not_a_node_failure() -> common::Outcome {
-    let template = json!({
-        "version": 536870912,
-        "previousblockhash": "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
-        "transactions": [], "coinbasevalue": 5000000000u64, "bits": "1d00ffff", "height": 1,
-        "curtime": 1700000000, "mintime": 1296688603, "rules": [], "mutable": ["time"],
-        "longpollid": "tip-0",
-    });
-    let plain = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = plain.clone();
-    // Long polls are held and never answered; plain requests get the template.
-    let (port, _stub) = stub_node_with(move |method, _, params| match method {
-        "getblocktemplate" if params[0].get("longpollid").is_some() => None,
-        "getblocktemplate" => {
-            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Some(template.clone())
-        }
-        _ => Some(Value::Null),
-    });
-    let journal = journal_path("longpoll");
-    let mut args = mine_args(&format!("http://127.0.0.1:{port}"), &journal);
-    args.extend([
-        "--longpoll-timeout".into(),
-        "1".into(),
-        "--duration".into(),
-        "4.5".into(),
-    ]);
-    let out = run(&args, Duration::from_secs(30));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains("waiting for the node"), "{stderr}");
-    // The first request, then one after each 1 s long poll timeout.
-    let asked = plain.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(asked >= 3, "plain template requests: {asked}");
-    assert!(summary_hashes(&stderr) > 0, "{stderr}");
-    Ok(())
-}
-
-fn summary_hashes(stderr: &str) -> u64 {
-    let summary = stderr
-        .lines()
-        .find(|l| l.starts_with("summary:"))
-        .expect("summary line");
-    summary_field(summary, "hashes") as u64
-}
-
 /// A GPU that fails (destroyed as a driver reset would) stops alone with a clear line; the CPU
 /// mines on. With no backend left, hashrig exits with an error instead of idling.
 fn a_lost_gpu_stops_alone_and_mining_goes_on() -> common::Outcome {
@@ -648,4 +391,14 @@ fn a_lost_gpu_stops_alone_and_mining_goes_on() -> common::Outcome {
     Ok(())
 }
 
-tests!(mines_five_blocks_from_genesis_to_a_raw_script, mines_a_block_with_mempool_witness_transactions, waits_for_a_node_that_is_not_running_yet, a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart, a_wrong_password_is_a_clear_error, mining_goes_on_after_a_rejected_block, a_malformed_template_is_a_clear_error, a_new_block_switches_every_backend_within_one_batch, a_payout_address_for_another_network_is_a_clear_error, sigterm_stops_mining_cleanly, a_long_poll_timeout_is_not_a_node_failure, a_lost_gpu_stops_alone_and_mining_goes_on);
+tests!(
+    mines_five_blocks_from_genesis_to_a_raw_script,
+    mines_a_block_with_mempool_witness_transactions,
+    waits_for_a_node_that_is_not_running_yet,
+    a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart,
+    a_wrong_password_is_a_clear_error,
+    a_new_block_switches_every_backend_within_one_batch,
+    a_payout_address_for_another_network_is_a_clear_error,
+    sigterm_stops_mining_cleanly,
+    a_lost_gpu_stops_alone_and_mining_goes_on
+);

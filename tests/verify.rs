@@ -79,4 +79,7 @@ fn a_corrupted_candidate_is_rejected_and_counted() -> common::Outcome {
     Ok(())
 }
 
-tests!(a_true_candidate_becomes_a_share, a_corrupted_candidate_is_rejected_and_counted);
+tests!(
+    a_true_candidate_becomes_a_share,
+    a_corrupted_candidate_is_rejected_and_counted
+);

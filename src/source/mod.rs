@@ -69,6 +69,8 @@ pub struct Link {
     user_stop: Arc<AtomicBool>,
     /// Set by the mining loop when the run ends.
     run_stop: Arc<AtomicBool>,
+    /// The end of a `--duration` run (also while the source still waits for its server).
+    deadline: Option<std::time::Instant>,
 }
 
 impl Link {
@@ -76,11 +78,13 @@ impl Link {
         tx: mpsc::Sender<crate::mine::Event>,
         user_stop: Arc<AtomicBool>,
         run_stop: Arc<AtomicBool>,
+        deadline: Option<std::time::Instant>,
     ) -> Self {
         Link {
             tx,
             user_stop,
             run_stop,
+            deadline,
         }
     }
 
@@ -108,7 +112,11 @@ impl Link {
 
     /// True once the run is ending: threads that wait (polls, backoff) return.
     pub fn stopping(&self) -> bool {
-        self.user_stop.load(Ordering::Relaxed) || self.run_stop.load(Ordering::Relaxed)
+        self.user_stop.load(Ordering::Relaxed)
+            || self.run_stop.load(Ordering::Relaxed)
+            || self
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
     }
 
     /// Sleeps for `duration`, or less when the run ends; true when it ended.

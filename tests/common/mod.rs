@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod bcoin;
+pub mod miner;
+pub mod stub;
 
 use hashrig::backend::cpu::{Kernel, KernelKind};
 use hashrig::chain::Header;

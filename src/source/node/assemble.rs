@@ -199,10 +199,7 @@ mod tests {
         assert_eq!(block.txdata[0].output[0].script_pubkey, payout);
         // The header's merkle root is the one over the block's transactions.
         let txids: Vec<Txid> = block.txdata.iter().map(|t| t.compute_txid()).collect();
-        assert_eq!(
-            block.header.merkle_root,
-            merkle_root(txids[0], &txids[1..])
-        );
+        assert_eq!(block.header.merkle_root, merkle_root(txids[0], &txids[1..]));
         // Another roll, another coinbase and root.
         let other = block_for(&template, &solve(&work, 6, 42));
         assert_ne!(other.header.merkle_root, block.header.merkle_root);

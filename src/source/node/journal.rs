@@ -229,7 +229,8 @@ mod tests {
     }
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("hashrig-journal-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("hashrig-journal-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("found.jsonl")
@@ -288,7 +289,10 @@ mod tests {
         let first = Journal::open(&path).unwrap();
         let err = Journal::open(&path).unwrap_err();
         assert!(matches!(err, JournalError::Locked { .. }), "{err}");
-        assert!(err.to_string().contains("in use by another hashrig"), "{err}");
+        assert!(
+            err.to_string().contains("in use by another hashrig"),
+            "{err}"
+        );
         drop(first);
         Journal::open(&path).expect("free again once the first run is gone");
     }

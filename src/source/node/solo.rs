@@ -148,7 +148,11 @@ impl Shared {
 
 impl Source for NodeSource {
     fn describe(&self) -> String {
-        format!("node {} (journal {})", self.node.url(), self.journal.path().display())
+        format!(
+            "node {} (journal {})",
+            self.node.url(),
+            self.journal.path().display()
+        )
     }
 
     fn start(self: Box<Self>, link: Link) -> Result<Running, SourceError> {
@@ -202,11 +206,9 @@ impl Source for NodeSource {
         };
         // Blocks a previous run could not submit go first.
         submitter.retry_journal();
-        let threads = vec![
-            std::thread::Builder::new()
-                .name("hashrig-submit".into())
-                .spawn(move || submitter.run(rx))?,
-        ];
+        let threads = vec![std::thread::Builder::new()
+            .name("hashrig-submit".into())
+            .spawn(move || submitter.run(rx))?];
         // The template thread may sit in a long poll for minutes: it is told to stop, not
         // joined.
         std::thread::Builder::new()
@@ -387,7 +389,10 @@ impl Submitter {
         let journaled = match self.journal.append(&entry) {
             Ok(()) => true,
             Err(e) => {
-                eprintln!("error: {e}: block {} {} is sent without it", entry.height, entry.hash);
+                eprintln!(
+                    "error: {e}: block {} {} is sent without it",
+                    entry.height, entry.hash
+                );
                 false
             }
         };
@@ -406,7 +411,10 @@ impl Submitter {
         } else if !journaled && !self.unjournaled.iter().any(|b| b.hash == entry.hash) {
             self.unjournaled.push(entry.clone());
         }
-        let prev = entry.prev.as_deref().and_then(|p| p.parse::<BlockHash>().ok());
+        let prev = entry
+            .prev
+            .as_deref()
+            .and_then(|p| p.parse::<BlockHash>().ok());
         match answer {
             Answer::Accepted => self.outcome(what, OutcomeKind::Accepted, false),
             Answer::SideChain(reason) => self.outcome(what, OutcomeKind::Stale(reason), false),
@@ -416,7 +424,17 @@ impl Submitter {
                     self.shared.unsolve(prev);
                 }
             }
-            Answer::NoAnswer(reason) => self.outcome(what, OutcomeKind::Kept(reason), false),
+            Answer::NoAnswer(reason) => {
+                let kept = if journaled {
+                    format!(
+                        "{reason}; kept in {} and retried until the node answers",
+                        self.journal.path().display()
+                    )
+                } else {
+                    format!("{reason}; kept in memory and retried until the node answers")
+                };
+                self.outcome(what, OutcomeKind::Kept(kept), false)
+            }
         }
     }
 

@@ -323,7 +323,8 @@ mod tests {
         t["rules"] = json!(["csv", "!segwit", "taproot", "!signet"]);
         t["signet_challenge"] = json!("51");
         assert!(parse_template(&t).is_ok());
-        t["signet_challenge"] = json!("512103ad5e0edad18cb1f0fc0d28a3d4f1f3e445640337489abb10404f2d1e086be43051ae");
+        t["signet_challenge"] =
+            json!("512103ad5e0edad18cb1f0fc0d28a3d4f1f3e445640337489abb10404f2d1e086be43051ae");
         let e = parse_template(&t).unwrap_err();
         assert!(e.unsupported && e.field == "signet_challenge", "{e}");
     }
