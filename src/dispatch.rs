@@ -258,6 +258,7 @@ impl Dispatcher {
         let stats = &self.stats.backends[index];
         Stats::add(&stats.hashes, report.hashes);
         Stats::add(&stats.hw_errors, report.hw_errors);
+        Stats::add(&self.stats.found, report.candidates.len() as u64);
         if report.stale || self.generation.is_stale(a.job.generation) {
             self.left_old_work();
         }
@@ -271,5 +272,83 @@ impl Dispatcher {
                 candidate,
             }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::{CpuBackend, Kernel};
+    use crate::work::tests_support::easy_work;
+
+    fn cpu() -> Backend {
+        Backend::Cpu(CpuBackend::new(Kernel::best(), 1).unwrap())
+    }
+
+    #[test]
+    fn only_clean_work_makes_older_solutions_stale() {
+        let d = Dispatcher::new(Arc::new(Stats::new([])));
+        d.publish(easy_work(true, 0));
+        let found = |epoch| Found {
+            work: Arc::new(easy_work(true, 0)),
+            roll: easy_work(true, 0).roll(0).unwrap(),
+            header: crate::chain::Header::from_bytes([0; 80]),
+            epoch,
+            backend: 0,
+            candidate: Candidate {
+                nonce: 0,
+                digest: [0; 32],
+            },
+        };
+        let a = found(1);
+        assert!(!d.is_stale(&a));
+        d.publish(easy_work(false, 0));
+        assert!(
+            !d.is_stale(&a),
+            "non-clean work keeps older solutions valid"
+        );
+        d.withdraw();
+        assert!(!d.is_stale(&a), "withdrawing is not a clean job");
+        d.publish(easy_work(true, 0));
+        assert!(d.is_stale(&a));
+        assert!(!d.is_stale(&found(2)));
+    }
+
+    #[test]
+    fn an_exhausted_roll_space_is_counted_and_no_header_is_hashed_twice() {
+        // One roll only (no version bits, fixed root) for two backends: one hashes it, the
+        // other waits.
+        let backends = [cpu(), cpu()];
+        let stats = Arc::new(Stats::new(backends.iter().map(Backend::name)));
+        let d = Dispatcher::new(Arc::clone(&stats));
+        d.publish(easy_work(true, 0));
+        d.run(&backends, &|_| {}, || {
+            std::thread::sleep(Duration::from_millis(300))
+        });
+        assert_eq!(Stats::get(&stats.exhausted), 1);
+        let hashed: Vec<u64> = stats
+            .backends
+            .iter()
+            .map(|b| Stats::get(&b.hashes))
+            .collect();
+        assert_eq!(hashed.iter().filter(|&&h| h > 0).count(), 1, "{hashed:?}");
+    }
+
+    #[test]
+    fn withdrawn_work_is_left_within_a_batch() {
+        let backends = [cpu()];
+        let stats = Arc::new(Stats::new(backends.iter().map(Backend::name)));
+        let d = Dispatcher::new(Arc::clone(&stats));
+        d.publish(easy_work(true, 0x1fff_e000));
+        d.run(&backends, &|_| {}, || {
+            std::thread::sleep(Duration::from_millis(200));
+            d.withdraw();
+            std::thread::sleep(Duration::from_millis(100));
+            let before = stats.hashes();
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(before > 0);
+            assert_eq!(stats.hashes(), before, "nothing hashed after withdraw");
+        });
+        assert!(stats.max_switch() < Duration::from_millis(100));
     }
 }

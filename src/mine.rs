@@ -241,3 +241,110 @@ impl Loop<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::cpu::{CpuBackend, Kernel};
+    use crate::source::Running;
+    use crate::work::tests_support::easy_work;
+    use std::sync::Mutex;
+
+    /// Publishes its work, keeps every solution, and calls the first one an accepted block.
+    struct Scripted {
+        work: Vec<Work>,
+        received: Arc<Mutex<Vec<Solution>>>,
+    }
+
+    use crate::work::Work;
+
+    impl Source for Scripted {
+        fn describe(&self) -> String {
+            "scripted".into()
+        }
+        fn start(self: Box<Self>, link: Link) -> Result<Running, SourceError> {
+            for w in self.work {
+                link.work(w);
+            }
+            let (tx, rx) = mpsc::channel::<Solution>();
+            let received = self.received;
+            let thread = std::thread::spawn(move || {
+                for s in rx {
+                    let first = {
+                        let mut r = received.lock().unwrap();
+                        r.push(s);
+                        r.len() == 1
+                    };
+                    if first {
+                        link.outcome(Outcome {
+                            what: "block 1".into(),
+                            kind: OutcomeKind::Accepted,
+                            block: true,
+                            quiet: false,
+                        });
+                    }
+                }
+            });
+            Ok(Running {
+                solutions: tx,
+                threads: vec![thread],
+            })
+        }
+    }
+
+    /// Defect 1: the loop used to stop reading what the backends found once a limit was
+    /// reached, while they finished their batch. Everything found is verified and handed to
+    /// the source before the run returns.
+    #[test]
+    fn what_the_last_batches_found_reaches_the_source() {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let backends = [Backend::Cpu(CpuBackend::new(Kernel::best(), 2).unwrap())];
+        let stats = run(
+            Box::new(Scripted {
+                work: vec![easy_work(true, 0x1fff_e000)],
+                received: Arc::clone(&received),
+            }),
+            &backends,
+            Limits {
+                blocks: Some(1),
+                duration: Some(Duration::from_secs(20)),
+            },
+            Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap();
+        let found = Stats::get(&stats.found);
+        let sent = Stats::get(&stats.sent);
+        assert!(sent > 1, "the batch in flight found more: {found}");
+        assert_eq!(found, sent + Stats::get(&stats.stale) + stats.hw_errors());
+        assert_eq!(received.lock().unwrap().len() as u64, sent);
+        assert_eq!(Stats::get(&stats.blocks), 1);
+    }
+
+    #[test]
+    fn solutions_meet_the_share_target_and_name_their_roll() {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let backends = [Backend::Cpu(CpuBackend::new(Kernel::best(), 1).unwrap())];
+        run(
+            Box::new(Scripted {
+                work: vec![easy_work(true, 0x1fff_e000)],
+                received: Arc::clone(&received),
+            }),
+            &backends,
+            Limits {
+                blocks: Some(1),
+                duration: None,
+            },
+            Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap();
+        for s in received.lock().unwrap().iter() {
+            assert!(crate::chain::hash_meets(
+                &s.share.digest,
+                &s.work.share_target
+            ));
+            assert_eq!(s.share.header.version(), s.roll.version);
+            let expected = s.work.header(&s.roll, s.share.header.time());
+            assert_eq!(expected.with_nonce(s.share.nonce()), s.share.header);
+        }
+    }
+}

@@ -34,6 +34,8 @@ pub struct BackendStats {
 pub struct Stats {
     started: Instant,
     pub backends: Vec<BackendStats>,
+    /// Candidates the backends reported (before verification and stale drops).
+    pub found: AtomicU64,
     /// Verified solutions handed to the source.
     pub sent: AtomicU64,
     /// Solutions of work a clean job had replaced (dropped by the dispatcher, never sent), plus
@@ -64,6 +66,7 @@ impl Stats {
                     failed: AtomicBool::new(false),
                 })
                 .collect(),
+            found: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             stale: AtomicU64::new(0),
             accepted: AtomicU64::new(0),

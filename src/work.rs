@@ -265,6 +265,22 @@ pub fn root_from_branch(leaf: [u8; 32], branch: &[[u8; 32]]) -> [u8; 32] {
         .fold(leaf, |acc, sibling| hash_pair(&acc, sibling))
 }
 
+/// Work for unit tests: the bench header, a share target hit by about 1 hash in 16.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    pub fn easy_work(clean: bool, version_mask: u32) -> Work {
+        let mut work = crate::bench::synthetic_work();
+        work.clean = clean;
+        work.version_mask = version_mask;
+        let mut le = [0xffu8; 32];
+        le[28..].copy_from_slice(&0x0fff_ffffu32.to_le_bytes());
+        work.share_target = Target::from_le_bytes(le);
+        work
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

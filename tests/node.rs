@@ -31,13 +31,14 @@ fn mines_five_blocks_from_genesis_to_a_raw_script() -> common::Outcome {
         String::from_utf8_lossy(&out.stderr)
     );
     let blocks = accepted(&out);
-    assert_eq!(
-        blocks.iter().map(|b| b.0).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5]
-    );
-    assert_eq!(node.height(), 5);
+    // Five blocks, and any found in the backends' last batches is submitted too (never
+    // dropped at exit): every accepted block is on the chain, one after the other.
+    let heights: Vec<u64> = blocks.iter().map(|b| b.0).collect();
+    assert!(heights.len() >= 5, "{heights:?}");
+    assert_eq!(heights, (1..=heights.len() as u64).collect::<Vec<_>>());
+    assert_eq!(node.height(), heights.len() as u64);
     let best = node.rpc("getbestblockhash", json!([]));
-    assert_eq!(best.as_str().unwrap(), blocks[4].1);
+    assert_eq!(best.as_str().unwrap(), blocks.last().unwrap().1);
     for (_, hash) in &blocks {
         assert_eq!(
             coinbase_script(&node, hash),
@@ -150,7 +151,9 @@ fn waits_for_a_node_that_is_not_running_yet() -> common::Outcome {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("waiting for the node"), "{stderr}");
     assert!(stderr.contains("cannot connect"), "{stderr}");
-    assert_eq!(node.height(), 2);
+    // Blocks found in the last batch are submitted too.
+    assert!(node.height() >= 2);
+    assert_eq!(node.height(), accepted(&out).len() as u64);
     Ok(())
 }
 
@@ -307,7 +310,8 @@ fn a_payout_address_for_another_network_is_a_clear_error() -> common::Outcome {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(node.height(), 1);
+    assert!(node.height() >= 1);
+    assert_eq!(node.height(), accepted(&out).len() as u64);
 
     // Not an address at all: a usage error before anything is contacted.
     args[i + 1] = "not-an-address".into();
@@ -366,8 +370,9 @@ fn a_lost_gpu_stops_alone_and_mining_goes_on() -> common::Outcome {
     assert_eq!(stopped.len(), 1, "{stderr}");
     eprintln!("{}", stopped[0]);
     assert!(stopped[0].contains("device lost"), "{stderr}");
-    assert_eq!(accepted(&out).len(), 3, "{stderr}");
-    assert_eq!(node.height(), 3);
+    let mined = accepted(&out).len() as u64;
+    assert!(mined >= 3, "{stderr}");
+    assert_eq!(node.height(), mined);
 
     let mut args = mine_args(&node.url(), &journal);
     let i = args.iter().position(|a| a == "cpu").unwrap();
@@ -387,7 +392,11 @@ fn a_lost_gpu_stops_alone_and_mining_goes_on() -> common::Outcome {
     assert!(stderr.contains("device lost"), "{stderr}");
     // A dispatch that was already queued when the device went may still have found a block
     // (half of all regtest nonces do); such a block is submitted, not dropped.
-    assert_eq!(node.height(), 3 + accepted(&out).len() as u64, "{stderr}");
+    assert_eq!(
+        node.height(),
+        mined + accepted(&out).len() as u64,
+        "{stderr}"
+    );
     Ok(())
 }
 
