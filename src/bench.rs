@@ -320,19 +320,8 @@ pub fn measure_together(
     if let Some(error) = failure {
         return Err(BenchError::Together(error));
     }
-    let devices: Vec<String> = backends
-        .iter()
-        .map(|b| match b {
-            Backend::Cpu(_) => cpu_name(),
-            #[cfg(feature = "gpu")]
-            Backend::Gpu(g) => g.info().name.clone(),
-        })
-        .collect();
-    let cpu = backends.iter().find_map(|b| match b {
-        Backend::Cpu(c) => Some(c),
-        #[cfg(feature = "gpu")]
-        _ => None,
-    });
+    let devices: Vec<String> = backends.iter().map(Backend::device_name).collect();
+    let cpu = backends.iter().find_map(Backend::as_cpu);
     let m = Measured {
         hashes: stats.hashes(),
         hw_errors: stats.hw_errors(),
@@ -369,6 +358,7 @@ pub fn run(
     progress(1, rows, "sha2 baseline x1", baseline.hashrate);
 
     let mut results = Vec::with_capacity(rows - 1);
+    #[cfg_attr(not(feature = "gpu"), allow(unused_mut))]
     let mut failures = Vec::new();
     #[cfg(feature = "gpu")]
     let mut working = Vec::new();

@@ -66,6 +66,24 @@ impl Backend {
         }
     }
 
+    /// The device's name: the CPU model or the adapter's name.
+    pub fn device_name(&self) -> String {
+        match self {
+            Backend::Cpu(_) => cpu::cpu_name(),
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => g.info().name.clone(),
+        }
+    }
+
+    /// The CPU pool, if this is it.
+    pub fn as_cpu(&self) -> Option<&CpuBackend> {
+        match self {
+            Backend::Cpu(c) => Some(c),
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(_) => None,
+        }
+    }
+
     /// Nonces to hand out next, from the last scan's `(hashes, time)` (CPU) or the device's own
     /// tuning (GPU).
     pub fn next_batch(&self, last: Option<(u64, Duration)>) -> u64 {

@@ -300,7 +300,7 @@ enum Answer {
     SideChain(String),
     Rejected(String),
     /// No definite answer (node away, timeout): kept in the journal and asked again.
-    NoAnswer(String),
+    Unanswered(String),
 }
 
 /// The submit thread's state.
@@ -402,7 +402,7 @@ impl Submitter {
 
     /// Acts on a definite answer (the journal entry goes) or keeps the block for a retry.
     fn settle(&mut self, entry: &FoundBlock, answer: Answer, what: String, journaled: bool) {
-        let definite = !matches!(answer, Answer::NoAnswer(_));
+        let definite = !matches!(answer, Answer::Unanswered(_));
         if definite {
             if let Err(e) = self.journal.remove(&entry.hash) {
                 eprintln!("error: {e}");
@@ -424,7 +424,7 @@ impl Submitter {
                     self.shared.unsolve(prev);
                 }
             }
-            Answer::NoAnswer(reason) => {
+            Answer::Unanswered(reason) => {
                 let kept = if journaled {
                     format!(
                         "{reason}; kept in {} and retried until the node answers",
@@ -453,7 +453,7 @@ impl Submitter {
                     Ok(_) => Answer::SideChain(format!(
                         "the node answered {reason:?} and the block is not on its active chain (a side chain)"
                     )),
-                    Err(e) => Answer::NoAnswer(format!(
+                    Err(e) => Answer::Unanswered(format!(
                         "the node answered {reason:?}; asking whether the block is on its active chain failed: {e}"
                     )),
                 }
@@ -461,7 +461,7 @@ impl Submitter {
             Ok(SubmitOutcome::Rejected(reason)) => Answer::Rejected(reason),
             // The node processed the call and refused it (e.g. -22 Block decode failed).
             Err(e @ RpcError::Rpc { .. }) if !e.is_transient() => Answer::Rejected(e.to_string()),
-            Err(e) => Answer::NoAnswer(e.to_string()),
+            Err(e) => Answer::Unanswered(e.to_string()),
         }
     }
 
@@ -509,7 +509,7 @@ impl Submitter {
                 }
             }
             let answer = self.answer(&entry);
-            let away = matches!(answer, Answer::NoAnswer(_));
+            let away = matches!(answer, Answer::Unanswered(_));
             if away {
                 tracing::debug!("journal retry of {}: no answer", entry.hash);
                 return;
