@@ -334,6 +334,24 @@ mod tests {
         assert_eq!(hashed.iter().filter(|&&h| h > 0).count(), 1, "{hashed:?}");
     }
 
+    /// Defect 9: hardware errors a backend's own full check caught were dropped while mining.
+    #[test]
+    fn backend_hardware_errors_are_counted() {
+        let stats = Arc::new(Stats::new(["cpu".to_string()]));
+        let d = Dispatcher::new(Arc::clone(&stats));
+        d.publish(easy_work(true, 0));
+        let current = d.current().unwrap();
+        let assigned = d.assign(&current).unwrap();
+        let report = ScanReport {
+            hashes: 10,
+            hw_errors: 3,
+            ..ScanReport::default()
+        };
+        d.account(0, &assigned, report, &|_| {});
+        assert_eq!(stats.hw_errors(), 3);
+        assert_eq!(stats.hashes(), 10);
+    }
+
     #[test]
     fn withdrawn_work_is_left_within_a_batch() {
         let backends = [cpu()];

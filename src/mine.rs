@@ -320,6 +320,38 @@ mod tests {
         assert_eq!(Stats::get(&stats.blocks), 1);
     }
 
+    /// Solutions of clean work that newer clean work replaced are dropped, never sent.
+    #[test]
+    fn solutions_of_replaced_work_are_not_sent() {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let backends = [Backend::Cpu(CpuBackend::new(Kernel::best(), 2).unwrap())];
+        let mut old = easy_work(true, 0x1fff_e000);
+        old.id = "old".into();
+        let mut new = easy_work(true, 0x1fff_e000);
+        new.id = "new".into();
+        new.time = crate::work::BlockTime::fixed(new.time.base + 1);
+        let stats = run(
+            Box::new(Scripted {
+                work: vec![old, new],
+                received: Arc::clone(&received),
+            }),
+            &backends,
+            Limits {
+                blocks: Some(1),
+                duration: Some(Duration::from_secs(20)),
+            },
+            Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap();
+        let received = received.lock().unwrap();
+        assert!(!received.is_empty());
+        assert!(received.iter().all(|s| s.work.id == "new"));
+        assert_eq!(
+            Stats::get(&stats.found),
+            Stats::get(&stats.sent) + Stats::get(&stats.stale) + stats.hw_errors()
+        );
+    }
+
     #[test]
     fn solutions_meet_the_share_target_and_name_their_roll() {
         let received = Arc::new(Mutex::new(Vec::new()));

@@ -425,7 +425,50 @@ fn a_long_poll_timeout_is_not_a_node_failure() -> common::Outcome {
     Ok(())
 }
 
+/// Defect 2: when the journal cannot take a block (here its path became a directory, as a
+/// full or broken disk would refuse the write), the block is still sent, with a line saying so.
+fn a_block_the_journal_cannot_take_is_still_submitted() -> common::Outcome {
+    let (port, calls) = stub_node(|method, n, _| match (method, n) {
+        // "Loading block index": waited out, while the test breaks the journal.
+        ("getblocktemplate", 0) => Reply::Error(-28, "Loading block index..."),
+        ("getblocktemplate", _) => Reply::Result(template("207fffff")),
+        _ => Reply::Default,
+    });
+    let journal = journal_path("broken");
+    let mut args = mine_args(&url(port), &journal);
+    args.extend(["--blocks".into(), "1".into()]);
+    let child = spawn(&args);
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::remove_file(&journal).unwrap();
+    std::fs::create_dir(&journal).unwrap();
+    let out = wait_output(child, Duration::from_secs(30));
+    let _ = std::fs::remove_dir(&journal);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("is sent without it"), "{stderr}");
+    assert_eq!(accepted(&out).len(), 1, "{stderr}");
+    assert!(!submitted(&calls).is_empty());
+    Ok(())
+}
+
+/// Defect 5: HTTP 403 (a client address the node's rpcallowip does not allow) is reported as
+/// 403, not as wrong credentials, and ends the run at start (the user's configuration).
+fn http_403_is_reported_as_403() -> common::Outcome {
+    let (port, _) = stub_node(|_, _, _| {
+        Reply::Raw(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n".to_vec())
+    });
+    let journal = journal_path("forbidden");
+    let out = run(&mine_args(&url(port), &journal), Duration::from_secs(30));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("HTTP 403"), "{stderr}");
+    assert!(!stderr.contains("credentials"), "{stderr}");
+    Ok(())
+}
+
 tests!(
+    a_block_the_journal_cannot_take_is_still_submitted,
+    http_403_is_reported_as_403,
     mining_goes_on_after_a_rejected_block,
     a_malformed_template_is_retried_with_a_line_each_time,
     a_required_rule_hashrig_lacks_is_a_clear_error,
