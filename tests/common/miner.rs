@@ -9,8 +9,13 @@ pub const PAYOUT: &str = "0014751e76e8199196d454941c45d1b3a323f1433bd6";
 /// The RPC password tests use (bcoin's API key).
 pub const API_KEY: &str = super::bcoin::API_KEY;
 
+/// The binary under test; `HASHRIG_TEST_BIN` runs these tests against another build (e.g. an
+/// older commit's, to see a test fail without its fix).
 pub fn hashrig() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hashrig"))
+    match std::env::var_os("HASHRIG_TEST_BIN") {
+        Some(bin) => Command::new(bin),
+        None => Command::new(env!("CARGO_BIN_EXE_hashrig")),
+    }
 }
 
 pub fn journal_path(name: &str) -> std::path::PathBuf {
