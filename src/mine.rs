@@ -292,16 +292,16 @@ mod tests {
         }
     }
 
-    /// Defect 1: the loop used to stop reading what the backends found once a limit was
-    /// reached, while they finished their batch. Everything found is verified and handed to
-    /// the source before the run returns.
-    #[test]
-    fn what_the_last_batches_found_reaches_the_source() {
+    /// Mines `work` with the scripted source on `threads` CPU threads until the first
+    /// solution is accepted; returns the counters and what the source received.
+    fn mine_scripted(work: Vec<Work>, threads: usize) -> (Arc<Stats>, Vec<Solution>) {
         let received = Arc::new(Mutex::new(Vec::new()));
-        let backends = [Backend::Cpu(CpuBackend::new(Kernel::best(), 2).unwrap())];
+        let backends = [Backend::Cpu(
+            CpuBackend::new(Kernel::best(), threads).unwrap(),
+        )];
         let stats = run(
             Box::new(Scripted {
-                work: vec![easy_work(true, 0x1fff_e000)],
+                work,
                 received: Arc::clone(&received),
             }),
             &backends,
@@ -312,64 +312,50 @@ mod tests {
             Arc::new(AtomicBool::new(false)),
         )
         .unwrap();
-        let found = Stats::get(&stats.found);
-        let sent = Stats::get(&stats.sent);
-        assert!(sent > 1, "the batch in flight found more: {found}");
-        assert_eq!(found, sent + Stats::get(&stats.stale) + stats.hw_errors());
-        assert_eq!(received.lock().unwrap().len() as u64, sent);
-        assert_eq!(Stats::get(&stats.blocks), 1);
+        let received = received.lock().unwrap().clone();
+        (stats, received)
     }
 
-    /// Solutions of clean work that newer clean work replaced are dropped, never sent.
-    #[test]
-    fn solutions_of_replaced_work_are_not_sent() {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let backends = [Backend::Cpu(CpuBackend::new(Kernel::best(), 2).unwrap())];
-        let mut old = easy_work(true, 0x1fff_e000);
-        old.id = "old".into();
-        let mut new = easy_work(true, 0x1fff_e000);
-        new.id = "new".into();
-        new.time = crate::work::BlockTime::fixed(new.time.base + 1);
-        let stats = run(
-            Box::new(Scripted {
-                work: vec![old, new],
-                received: Arc::clone(&received),
-            }),
-            &backends,
-            Limits {
-                blocks: Some(1),
-                duration: Some(Duration::from_secs(20)),
-            },
-            Arc::new(AtomicBool::new(false)),
-        )
-        .unwrap();
-        let received = received.lock().unwrap();
-        assert!(!received.is_empty());
-        assert!(received.iter().all(|s| s.work.id == "new"));
+    /// Every candidate is sent, stale or a hardware error: none is left in a channel.
+    fn assert_all_accounted(stats: &Stats) {
         assert_eq!(
             Stats::get(&stats.found),
             Stats::get(&stats.sent) + Stats::get(&stats.stale) + stats.hw_errors()
         );
     }
 
+    /// Defect 1: the loop used to stop reading what the backends found once a limit was
+    /// reached, while they finished their batch. Everything found is verified and handed to
+    /// the source before the run returns.
+    #[test]
+    fn what_the_last_batches_found_reaches_the_source() {
+        let (stats, received) = mine_scripted(vec![easy_work(true, 0x1fff_e000)], 2);
+        let sent = Stats::get(&stats.sent);
+        assert!(sent > 1, "the batch in flight found more");
+        assert_all_accounted(&stats);
+        assert_eq!(received.len() as u64, sent);
+        assert_eq!(Stats::get(&stats.blocks), 1);
+    }
+
+    /// Solutions of clean work that newer clean work replaced are dropped, never sent.
+    #[test]
+    fn solutions_of_replaced_work_are_not_sent() {
+        let mut old = easy_work(true, 0x1fff_e000);
+        old.id = "old".into();
+        let mut new = easy_work(true, 0x1fff_e000);
+        new.id = "new".into();
+        new.time = crate::work::BlockTime::fixed(new.time.base + 1);
+        let (stats, received) = mine_scripted(vec![old, new], 2);
+        assert!(!received.is_empty());
+        assert!(received.iter().all(|s| s.work.id == "new"));
+        assert_all_accounted(&stats);
+    }
+
     #[test]
     fn solutions_meet_the_share_target_and_name_their_roll() {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let backends = [Backend::Cpu(CpuBackend::new(Kernel::best(), 1).unwrap())];
-        run(
-            Box::new(Scripted {
-                work: vec![easy_work(true, 0x1fff_e000)],
-                received: Arc::clone(&received),
-            }),
-            &backends,
-            Limits {
-                blocks: Some(1),
-                duration: None,
-            },
-            Arc::new(AtomicBool::new(false)),
-        )
-        .unwrap();
-        for s in received.lock().unwrap().iter() {
+        let (_, received) = mine_scripted(vec![easy_work(true, 0x1fff_e000)], 1);
+        assert!(!received.is_empty());
+        for s in &received {
             assert!(crate::chain::hash_meets(
                 &s.share.digest,
                 &s.work.share_target
