@@ -1,4 +1,4 @@
-//! `hashrig mine` against a real Bitcoin node (bcoin regtest) and against broken ones.
+//! `hashrig mine` against a real Bitcoin node (bcoin regtest); node-shaped stubs are in node_stubs.rs.
 
 #[macro_use]
 mod common;

@@ -110,6 +110,18 @@ struct Shared {
 impl Shared {
     /// Publishes work for `template` with a fresh extranonce1.
     fn publish(&self, template: Arc<Template>, clean: bool) -> Result<(), SoloError> {
+        let mut current = self.current.lock().expect("no panic while held");
+        self.publish_locked(&mut current, template, clean)
+    }
+
+    /// [`Shared::publish`] with the current-template lock held, so that the template thread
+    /// and the submit thread never publish out of order.
+    fn publish_locked(
+        &self,
+        current: &mut Option<Arc<Template>>,
+        template: Arc<Template>,
+        clean: bool,
+    ) -> Result<(), SoloError> {
         let extranonce1: [u8; EXTRANONCE1_SIZE] = self
             .next_extranonce1
             .fetch_add(1, Ordering::Relaxed)
@@ -123,7 +135,7 @@ impl Shared {
             Instant::now(),
         )
         .map_err(|e| SoloError::Build(e.to_string()))?;
-        *self.current.lock().expect("no panic while held") = Some(template);
+        *current = Some(template);
         self.link.work(work);
         Ok(())
     }
@@ -137,9 +149,9 @@ impl Shared {
         }
         *solved = None;
         drop(solved);
-        let current = self.current.lock().expect("no panic while held").clone();
-        if let Some(t) = current.filter(|t| t.prev_hash == prev) {
-            if let Err(e) = self.publish(t, false) {
+        let mut current = self.current.lock().expect("no panic while held");
+        if let Some(t) = current.clone().filter(|t| t.prev_hash == prev) {
+            if let Err(e) = self.publish_locked(&mut current, t, false) {
                 eprintln!("error: {e}");
             }
         }
