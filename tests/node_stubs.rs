@@ -466,7 +466,65 @@ fn http_403_is_reported_as_403() -> common::Outcome {
     Ok(())
 }
 
+/// A node that answers byte by byte, each byte within any per-read timeout, is cut off by the
+/// whole-request deadline (`--rpc-timeout`) and waited out like a slow node.
+fn a_node_that_answers_byte_by_byte_hits_the_request_deadline() -> common::Outcome {
+    let (port, _) = stub_node(|_, _, _| {
+        let body = "{\"result\": {\"chain\": \"regtest\"}, \"error\": null}";
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        Reply::Trickle(answer.into_bytes(), Duration::from_millis(200))
+    });
+    let journal = journal_path("trickle");
+    let mut args = mine_args(&url(port), &journal);
+    args.extend([
+        "--rpc-timeout".into(),
+        "1".into(),
+        "--duration".into(),
+        "4".into(),
+    ]);
+    let started = std::time::Instant::now();
+    let out = run(&args, Duration::from_secs(30));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("did not answer in time"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
+    Ok(())
+}
+
+/// Defect 8: a 401 under cookie auth is waited out (the node restarted and wrote a new
+/// cookie), unlike a 401 for --rpc-user/--rpc-password.
+fn a_401_under_cookie_auth_is_waited_out() -> common::Outcome {
+    let (port, _) = stub_node(|method, n, _| match (method, n) {
+        ("getblockchaininfo", 0 | 1) => {
+            Reply::Raw(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n".to_vec())
+        }
+        ("getblocktemplate", _) => Reply::Result(template("207fffff")),
+        _ => Reply::Default,
+    });
+    let journal = journal_path("cookie401");
+    let cookie = journal.with_extension("cookie");
+    std::fs::write(&cookie, "__cookie__:old\n").unwrap();
+    let mut args = mine_args(&url(port), &journal);
+    let i = args.iter().position(|a| a == "--rpc-user").unwrap();
+    args.splice(
+        i..i + 4,
+        ["--rpc-cookie".to_string(), cookie.display().to_string()],
+    );
+    args.extend(["--blocks".into(), "1".into()]);
+    let out = run(&args, Duration::from_secs(30));
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("HTTP 401").count(), 2, "{stderr}");
+    assert_eq!(accepted(&out).len(), 1, "{stderr}");
+    Ok(())
+}
+
 tests!(
+    a_node_that_answers_byte_by_byte_hits_the_request_deadline,
+    a_401_under_cookie_auth_is_waited_out,
     a_block_the_journal_cannot_take_is_still_submitted,
     http_403_is_reported_as_403,
     mining_goes_on_after_a_rejected_block,

@@ -22,6 +22,8 @@ pub enum Reply {
     Hold,
     /// These bytes as the whole HTTP answer.
     Raw(Vec<u8>),
+    /// These bytes, one every `Duration` (a node that answers too slowly, byte by byte).
+    Trickle(Vec<u8>, Duration),
     /// The regtest defaults: getblockchaininfo `regtest`, getblockhash the genesis,
     /// getblockheader 1 confirmation, anything else `null`.
     Default,
@@ -74,6 +76,17 @@ pub fn stub_node(answer: impl Fn(&str, usize, &Value) -> Reply + Send + 'static)
                 }
                 Reply::Raw(bytes) => {
                     let _ = s.write_all(&bytes);
+                    continue;
+                }
+                Reply::Trickle(bytes, every) => {
+                    std::thread::spawn(move || {
+                        for b in bytes {
+                            if s.write_all(&[b]).is_err() {
+                                return;
+                            }
+                            std::thread::sleep(every);
+                        }
+                    });
                     continue;
                 }
                 Reply::Result(v) => (200, json!({"result": v, "error": null, "id": "hashrig"})),
