@@ -57,12 +57,10 @@ impl Header {
                 got: hex.len() / 2,
             });
         }
-        let mut bytes = [0u8; Self::SIZE];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-                .map_err(|_| HeaderError::Hex(hex[2 * i..2 * i + 2].to_string()))?;
-        }
-        Ok(Header(bytes))
+        use bitcoin::hex::FromHex;
+        <[u8; Self::SIZE]>::from_hex(hex)
+            .map(Header)
+            .map_err(|e| HeaderError::Hex(e.to_string()))
     }
 
     pub const fn as_bytes(&self) -> &[u8; Self::SIZE] {
@@ -115,20 +113,15 @@ impl Header {
 
 impl std::fmt::Debug for Header {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Header(")?;
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        write!(f, ")")
+        use bitcoin::hex::DisplayHex;
+        write!(f, "Header({})", self.0.as_hex())
     }
 }
 
 impl std::fmt::Display for Header {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        use bitcoin::hex::DisplayHex;
+        write!(f, "{}", self.0.as_hex())
     }
 }
 
@@ -169,5 +162,10 @@ mod tests {
         ));
         let bad = format!("zz{}", &GENESIS[2..]);
         assert!(matches!(Header::from_hex(&bad), Err(HeaderError::Hex(_))));
+        // 160 bytes of text that are not 160 ASCII digits: an error, not a panic on a
+        // character boundary (the hand-written parser sliced the string).
+        let wide = format!("é{}", &GENESIS[2..]);
+        assert_eq!(wide.len(), 160);
+        assert!(matches!(Header::from_hex(&wide), Err(HeaderError::Hex(_))));
     }
 }

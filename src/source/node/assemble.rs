@@ -73,10 +73,7 @@ pub fn template_work(
         id: format!(
             "{}-{}",
             template.height,
-            extranonce1
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
+            bitcoin::hex::DisplayHex::to_lower_hex_string(&extranonce1[..])
         ),
         prev_hash: template.prev_hash,
         version: template.version,
