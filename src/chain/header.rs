@@ -164,7 +164,7 @@ mod tests {
         assert!(matches!(Header::from_hex(&bad), Err(HeaderError::Hex(_))));
         // 160 bytes of text that are not 160 ASCII digits: an error, not a panic on a
         // character boundary (the hand-written parser sliced the string).
-        let wide = format!("é{}", &GENESIS[2..]);
+        let wide = format!("€{}", &GENESIS[3..]);
         assert_eq!(wide.len(), 160);
         assert!(matches!(Header::from_hex(&wide), Err(HeaderError::Hex(_))));
     }
