@@ -45,7 +45,7 @@ pub fn template_work(
     share_target: Option<Target>,
     clean: bool,
     received: Instant,
-) -> Result<Work, CoinbaseError> {
+) -> Result<Work, String> {
     let placeholder = [0u8; EXTRANONCE1_SIZE + EXTRANONCE2_SIZE];
     let mut tx = coinbase::coinbase(&CoinbaseSpec {
         height: template.height,
@@ -54,15 +54,19 @@ pub fn template_work(
         witness_commitment: template.witness_commitment.clone(),
         extranonce: &placeholder,
         tag: COINBASE_TAG,
-    })?;
+    })
+    .map_err(|e: CoinbaseError| e.to_string())?;
     // The txid (and so the merkle root) is over the serialization without witness.
     tx.input[0].witness.clear();
     let bytes = encode::serialize(&tx);
     // version(4) | input count(1) | outpoint(36) | script length(1, at most 100) | height push
     // | push opcode of the extranonce(1) | extranonce ...
     let at = 4 + 1 + 36 + 1 + coinbase::bip34_height(template.height).len() + 1;
-    debug_assert_eq!(bytes[at - 1] as usize, placeholder.len());
-    debug_assert_eq!(&bytes[at..at + placeholder.len()], &placeholder);
+    if bytes.get(at - 1) != Some(&(placeholder.len() as u8))
+        || bytes.get(at..at + placeholder.len()) != Some(&placeholder[..])
+    {
+        return Err("the extranonce is not where the coinbase layout puts it".into());
+    }
     let txids: Vec<[u8; 32]> = template
         .txids
         .iter()

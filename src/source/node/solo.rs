@@ -134,7 +134,7 @@ impl Shared {
             clean,
             Instant::now(),
         )
-        .map_err(|e| SoloError::Build(e.to_string()))?;
+        .map_err(SoloError::Build)?;
         *current = Some(template);
         self.link.work(work);
         Ok(())
