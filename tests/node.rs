@@ -120,8 +120,10 @@ fn mines_a_block_with_mempool_witness_transactions() -> common::Outcome {
         String::from_utf8_lossy(&out.stderr)
     );
     let blocks = accepted(&out);
-    assert_eq!(blocks.len(), 1);
+    // A block found in the last batch (on top of 451) is submitted too.
+    assert!(!blocks.is_empty());
     assert_eq!(blocks[0].0, 451);
+    assert_eq!(node.height(), 450 + blocks.len() as u64);
     let block = node.rpc("getblock", json!([blocks[0].1, true, false]));
     let in_block: Vec<String> = block["tx"]
         .as_array()
@@ -203,9 +205,11 @@ fn a_block_found_while_the_node_is_down_is_journaled_and_submitted_after_restart
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("kept in"), "{stderr}");
     assert!(stdout.contains("(from the journal)"), "{stdout}");
-    assert_eq!(node.height(), 1);
+    // The journaled block is block 1 of the chain (a block found on top of it in the last
+    // batch may follow it).
+    assert!(node.height() >= 1);
     assert_eq!(
-        node.rpc("getbestblockhash", json!([])).as_str().unwrap(),
+        node.rpc("getblockhash", json!([1])).as_str().unwrap(),
         pending["hash"].as_str().unwrap()
     );
     assert!(std::fs::read_to_string(&journal).unwrap().trim().is_empty());
