@@ -15,6 +15,14 @@ fn url(port: u16) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// Runs `hashrig mine` against the stub on `port` with a journal of its own and `extra` flags.
+fn mine(port: u16, name: &str, extra: &[&str]) -> (std::process::Output, std::path::PathBuf) {
+    let journal = journal_path(name);
+    let mut args = mine_args(&url(port), &journal);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    (run(&args, Duration::from_secs(30)), journal)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -33,10 +41,7 @@ fn mining_goes_on_after_a_rejected_block() -> common::Outcome {
         ("submitblock", 0) => Reply::Result(json!("bad-txns-inputs-missingorspent")),
         _ => Reply::Default,
     });
-    let journal = journal_path("rejected");
-    let mut args = mine_args(&url(port), &journal);
-    args.extend(["--blocks".into(), "1".into()]);
-    let out = run(&args, Duration::from_secs(30));
+    let (out, journal) = mine(port, "rejected", &["--blocks", "1"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(stdout.contains("rejected block 1 "), "{stdout}");
@@ -58,10 +63,7 @@ fn a_malformed_template_is_retried_with_a_line_each_time() -> common::Outcome {
         ("getblocktemplate", _) => Reply::Result(template("207fffff")),
         _ => Reply::Default,
     });
-    let journal = journal_path("malformed");
-    let mut args = mine_args(&url(port), &journal);
-    args.extend(["--blocks".into(), "1".into()]);
-    let out = run(&args, Duration::from_secs(30));
+    let (out, _) = mine(port, "malformed", &["--blocks", "1"]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -111,10 +113,7 @@ fn signet_templates_are_asked_for_with_the_signet_rule() -> common::Outcome {
         }
         _ => Reply::Default,
     });
-    let journal = journal_path("signet");
-    let mut args = mine_args(&url(port), &journal);
-    args.extend(["--blocks".into(), "1".into()]);
-    let out = run(&args, Duration::from_secs(30));
+    let (out, _) = mine(port, "signet", &["--blocks", "1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(accepted(&out).len(), 1);
     let asked = calls
@@ -143,10 +142,7 @@ fn btcd_gets_a_request_it_can_answer() -> common::Outcome {
         }
         _ => Reply::Default,
     });
-    let journal = journal_path("btcd");
-    let mut args = mine_args(&url(port), &journal);
-    args.extend(["--blocks".into(), "1".into()]);
-    let out = run(&args, Duration::from_secs(30));
+    let (out, _) = mine(port, "btcd", &["--blocks", "1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(accepted(&out).len(), 1);
     Ok(())
@@ -193,10 +189,7 @@ fn a_hostile_chunked_body_is_an_error_line_not_a_crash() -> common::Outcome {
                 .to_vec(),
         )
     });
-    let journal = journal_path("chunked");
-    let mut args = mine_args(&url(port), &journal);
-    args.extend(["--duration".into(), "2".into()]);
-    let out = run(&args, Duration::from_secs(30));
+    let (out, _) = mine(port, "chunked", &["--duration", "2"]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("waiting for the node"), "{stderr}");
@@ -241,10 +234,7 @@ fn block_time_follows_the_nodes_clock() -> common::Outcome {
         }
         _ => Reply::Default,
     });
-    let journal = journal_path("time");
-    let mut args = mine_args(&url(port), &journal);
-    args.extend(["--blocks".into(), "1".into()]);
-    let out = run(&args, Duration::from_secs(30));
+    let (out, _) = mine(port, "time", &["--blocks", "1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let blocks = submitted(&calls);
     let time = header_u32(&blocks[0], 68);
@@ -264,15 +254,7 @@ fn an_answered_journal_block_is_not_followed_by_a_sibling() -> common::Outcome {
         ("submitblock", 0) => Reply::Hold,
         _ => Reply::Default,
     });
-    let journal = journal_path("sibling");
-    let mut args = mine_args(&url(port), &journal);
-    args.extend([
-        "--duration".into(),
-        "5".into(),
-        "--rpc-timeout".into(),
-        "1".into(),
-    ]);
-    let out = run(&args, Duration::from_secs(30));
+    let (out, _) = mine(port, "sibling", &["--duration", "5", "--rpc-timeout", "1"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(stdout.contains("(from the journal)"), "{stdout}");
@@ -405,15 +387,11 @@ fn a_long_poll_timeout_is_not_a_node_failure() -> common::Outcome {
         }
         _ => Reply::Default,
     });
-    let journal = journal_path("longpoll");
-    let mut args = mine_args(&url(port), &journal);
-    args.extend([
-        "--longpoll-timeout".into(),
-        "1".into(),
-        "--duration".into(),
-        "4.5".into(),
-    ]);
-    let out = run(&args, Duration::from_secs(30));
+    let (out, _) = mine(
+        port,
+        "longpoll",
+        &["--longpoll-timeout", "1", "--duration", "4.5"],
+    );
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("waiting for the node"), "{stderr}");
