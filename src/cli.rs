@@ -22,18 +22,56 @@ pub enum Command {
     Bench(BenchArgs),
     /// List every GPU adapter: index, name, backend, device type, driver.
     Devices(DevicesArgs),
-    /// Solo-mine against your own node (getblocktemplate / submitblock).
+    /// Mine: solo against your own node (--node), or in a pool over Stratum v1 (--pool).
     Mine(Box<MineArgs>),
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("credentials").required(true).args(["rpc_user", "rpc_cookie"])))]
-#[command(group(clap::ArgGroup::new("payout_to").required(true).args(["payout", "payout_script"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["node", "pool"])))]
 pub struct MineArgs {
-    /// The node's JSON-RPC URL, e.g. http://127.0.0.1:8332 (regtest 18443, testnet4 48332,
-    /// signet 38332).
-    #[arg(long, value_name = "URL")]
-    pub node: String,
+    /// Solo: the node's JSON-RPC URL, e.g. http://127.0.0.1:8332 (regtest 18443, testnet4
+    /// 48332, signet 38332).
+    #[arg(long, value_name = "URL", conflicts_with = "pool")]
+    pub node: Option<String>,
+    /// Pool: stratum+tcp://HOST:PORT or stratum+ssl://HOST:PORT (TLS). Repeat for failover,
+    /// best first.
+    #[arg(long, value_name = "URL", requires = "user")]
+    pub pool: Vec<String>,
+    /// Pool: the worker name to log in with (usually ACCOUNT.WORKER).
+    #[arg(long, value_name = "USER", requires = "pool")]
+    pub user: Option<String>,
+    /// Pool: the worker's password (or the HASHRIG_POOL_PASSWORD environment variable).
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "HASHRIG_POOL_PASSWORD",
+        hide_env_values = true,
+        default_value = "x"
+    )]
+    pub password: String,
+    /// Pool: trust only this CA (PEM) for stratum+ssl pools, instead of the system roots.
+    #[arg(long, value_name = "FILE", requires = "pool")]
+    pub pool_ca: Option<std::path::PathBuf>,
+    /// Pool: exit (status 0) after this many accepted shares.
+    #[arg(long, value_name = "N", requires = "pool")]
+    pub shares: Option<u64>,
+    /// Pool: seconds to connect, and for each answer (subscribe, authorize, a share).
+    #[arg(long, value_name = "S", default_value_t = 30.0)]
+    pub pool_timeout: f64,
+    /// Pool: seconds without a new job before moving to the next pool.
+    #[arg(long, value_name = "S", default_value_t = 180.0)]
+    pub pool_idle: f64,
+    /// Pool: seconds between tries of a better pool than the one in use.
+    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    pub pool_failback: f64,
+    /// Pool: ask for this share difficulty (mining.suggest_difficulty), for pools that
+    /// start a CPU at a difficulty it cannot reach.
+    #[arg(long, value_name = "D", requires = "pool")]
+    pub suggest_difficulty: Option<f64>,
+    /// Pool: follow client.reconnect to another host (a new port on the same host is
+    /// always followed).
+    #[arg(long, requires = "pool")]
+    pub pool_redirect: bool,
     /// RPC user (with --rpc-password).
     #[arg(long, value_name = "USER", requires = "rpc_password")]
     pub rpc_user: Option<String>,
@@ -78,6 +116,10 @@ pub struct MineArgs {
     /// Seconds to wait for one RPC answer.
     #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub rpc_timeout: u64,
+    /// Testing aid: take the next roll (version bits, extranonce2) after this many nonces
+    /// instead of all 2^32 (so that a CPU rolls version bits within a short test).
+    #[arg(long, value_name = "N", hide = true, value_parser = clap::value_parser!(u64).range(1..=4_294_967_296))]
+    pub nonces_per_roll: Option<u64>,
     /// Testing aid: search for this compact target (hex bits) instead of the block's when it
     /// is harder; blocks must still meet the block's own target.
     #[arg(long, value_name = "HEX", hide = true)]

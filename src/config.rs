@@ -10,6 +10,9 @@ use hashrig::backend::{Backend, BackendSpec, Selection};
 use hashrig::bench::BenchConfig;
 use hashrig::mine::Limits;
 use hashrig::source::node::{Auth, Journal, Node, NodeSource, Payout, RpcClient};
+use hashrig::source::stratum::transport::tls_config;
+use hashrig::source::stratum::{PoolConfig, PoolUrl, StratumOptions, StratumSource};
+use hashrig::source::Source;
 
 /// The `--kernel` asked for, checked against this CPU.
 fn cpu_kernel(args: &cli::BackendArgs) -> Result<Option<Kernel>> {
@@ -73,13 +76,110 @@ pub fn backend_spec(args: &cli::BackendArgs) -> Result<BackendSpec> {
 
 /// A checked `mine` run: the source, the backends, the limits.
 pub struct MineConfig {
-    pub source: NodeSource,
+    pub source: Box<dyn Source>,
     pub backends: Vec<Backend>,
     pub limits: Limits,
 }
 
-/// Checks the mine flags, then opens the journal and the backends.
+fn seconds(flag: &str, value: f64) -> Result<std::time::Duration> {
+    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+        return Err(usage(format!(
+            "--{flag} must be more than 0 and at most 86400 seconds, got {value}"
+        )));
+    }
+    Ok(std::time::Duration::from_secs_f64(value))
+}
+
+/// Checks the mine flags, then opens the journal (solo) and the backends.
 pub fn mine_config(args: &cli::MineArgs) -> Result<MineConfig> {
+    if let Some(d) = args.duration {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(usage(format!("--duration must be more than 0, got {d}")));
+        }
+    }
+    let (source, shares): (Box<dyn Source>, _) = match &args.node {
+        Some(node) => {
+            if args.shares.is_some() {
+                return Err(usage(
+                    "--shares is for pools; give --blocks for solo mining",
+                ));
+            }
+            (Box::new(node_source(node, args)?), None)
+        }
+        None => (Box::new(pool_source(args)?), args.shares),
+    };
+    let spec = backend_spec(&args.backends)?;
+    Ok(MineConfig {
+        source,
+        backends: spec.open()?,
+        limits: Limits {
+            blocks: args.blocks,
+            shares,
+            duration: args.duration.map(std::time::Duration::from_secs_f64),
+            nonces_per_roll: args.nonces_per_roll,
+        },
+    })
+}
+
+fn pool_source(args: &cli::MineArgs) -> Result<StratumSource> {
+    for (flag, given) in [
+        ("--rpc-user", args.rpc_user.is_some()),
+        ("--rpc-cookie", args.rpc_cookie.is_some()),
+        ("--payout", args.payout.is_some()),
+        ("--payout-script", args.payout_script.is_some()),
+        ("--share-bits", args.share_bits.is_some()),
+    ] {
+        if given {
+            return Err(usage(format!(
+                "{flag} is for solo mining (--node); a pool pays to the --user account"
+            )));
+        }
+    }
+    let user = args
+        .user
+        .clone()
+        .ok_or_else(|| usage("--pool needs --user"))?;
+    if user.is_empty() {
+        return Err(usage("--user must not be empty"));
+    }
+    let mut pools = Vec::new();
+    for url in &args.pool {
+        let url: PoolUrl = url.parse().map_err(usage)?;
+        pools.push(PoolConfig {
+            url,
+            user: user.clone(),
+            password: args.password.clone(),
+        });
+    }
+    if let Some(d) = args.suggest_difficulty {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(usage(format!(
+                "--suggest-difficulty must be a number above 0, got {d}"
+            )));
+        }
+    }
+    let tls = if pools.iter().any(|p| p.url.tls) {
+        Some(tls_config(args.pool_ca.as_deref()).map_err(usage)?)
+    } else {
+        if args.pool_ca.is_some() {
+            return Err(usage("--pool-ca is for stratum+ssl:// pools"));
+        }
+        None
+    };
+    Ok(StratumSource::new(
+        pools,
+        StratumOptions {
+            answer_timeout: seconds("pool-timeout", args.pool_timeout)?,
+            idle_timeout: seconds("pool-idle", args.pool_idle)?,
+            failback: seconds("pool-failback", args.pool_failback)?,
+            suggest_difficulty: args.suggest_difficulty,
+            allow_redirect: args.pool_redirect,
+            tls,
+        },
+    ))
+}
+
+fn node_source(node: &str, args: &cli::MineArgs) -> Result<NodeSource> {
     let auth = match (&args.rpc_user, &args.rpc_password, &args.rpc_cookie) {
         (_, _, Some(cookie)) => Auth::Cookie(cookie.clone()),
         (Some(user), Some(password), None) => Auth::UserPass {
@@ -92,12 +192,8 @@ pub fn mine_config(args: &cli::MineArgs) -> Result<MineConfig> {
             ))
         }
     };
-    let rpc = RpcClient::new(
-        &args.node,
-        auth,
-        std::time::Duration::from_secs(args.rpc_timeout),
-    )
-    .map_err(usage)?;
+    let rpc = RpcClient::new(node, auth, std::time::Duration::from_secs(args.rpc_timeout))
+        .map_err(usage)?;
     let payout = match (&args.payout, &args.payout_script) {
         (Some(address), None) => Payout::Address(
             address
@@ -122,27 +218,14 @@ pub fn mine_config(args: &cli::MineArgs) -> Result<MineConfig> {
                 .map_err(|_| usage(format!("--share-bits {hex:?} is not hex")))?,
         )),
     };
-    if let Some(d) = args.duration {
-        if !(d.is_finite() && d > 0.0) {
-            return Err(usage(format!("--duration must be more than 0, got {d}")));
-        }
-    }
-    let spec = backend_spec(&args.backends)?;
     let journal = Journal::open(&args.journal)?;
-    Ok(MineConfig {
-        source: NodeSource {
-            node: Node::new(rpc)
-                .with_longpoll_timeout(std::time::Duration::from_secs(args.longpoll_timeout)),
-            payout,
-            journal,
-            poll: std::time::Duration::from_millis(args.poll_ms),
-            share_bits,
-        },
-        backends: spec.open()?,
-        limits: Limits {
-            blocks: args.blocks,
-            duration: args.duration.map(std::time::Duration::from_secs_f64),
-        },
+    Ok(NodeSource {
+        node: Node::new(rpc)
+            .with_longpoll_timeout(std::time::Duration::from_secs(args.longpoll_timeout)),
+        payout,
+        journal,
+        poll: std::time::Duration::from_millis(args.poll_ms),
+        share_bits,
     })
 }
 

@@ -72,6 +72,8 @@ pub struct Dispatcher {
     /// When the last switch (publish, withdraw, stop) began.
     switch_began: Mutex<Option<Instant>>,
     live: AtomicUsize,
+    /// Nonces a backend scans of one roll before it takes the next (2^32: all of them).
+    nonces_per_roll: u64,
 }
 
 impl Dispatcher {
@@ -85,7 +87,15 @@ impl Dispatcher {
             stop: AtomicBool::new(false),
             switch_began: Mutex::new(None),
             live: AtomicUsize::new(0),
+            nonces_per_roll: NONCE_SPACE,
         }
+    }
+
+    /// Testing aid: move to the next roll (version bits, extranonce2) after `n` nonces
+    /// instead of 2^32, so that a CPU rolls within a short test.
+    pub fn with_nonces_per_roll(mut self, n: u64) -> Self {
+        self.nonces_per_roll = n.clamp(1, NONCE_SPACE);
+        self
     }
 
     pub fn stats(&self) -> &Arc<Stats> {
@@ -134,9 +144,9 @@ impl Dispatcher {
         self.generation.bump()
     }
 
-    fn left_old_work(&self) {
+    fn left_old_work(&self, backend: usize) {
         if let Some(at) = *self.switch_began.lock().expect("no panic while held") {
-            self.stats.record_switch(at.elapsed());
+            self.stats.record_switch(backend, at.elapsed());
         }
     }
 
@@ -181,9 +191,9 @@ impl Dispatcher {
                 std::thread::sleep(Duration::from_millis(2));
                 continue;
             };
-            let keep = assigned
-                .as_ref()
-                .is_some_and(|a| Arc::ptr_eq(&a.current, &current) && a.next < NONCE_SPACE);
+            let keep = assigned.as_ref().is_some_and(|a| {
+                Arc::ptr_eq(&a.current, &current) && a.next < self.nonces_per_roll
+            });
             if !keep {
                 assigned = self.assign(&current);
                 if assigned.is_none() {
@@ -260,7 +270,7 @@ impl Dispatcher {
         Stats::add(&stats.hw_errors, report.hw_errors);
         Stats::add(&self.stats.found, report.candidates.len() as u64);
         if report.stale || self.generation.is_stale(a.job.generation) {
-            self.left_old_work();
+            self.left_old_work(index);
         }
         for candidate in report.candidates {
             emit(DispatchEvent::Found(Found {

@@ -124,12 +124,7 @@ fn mine_command(args: cli::MineArgs) -> Result<()> {
         signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
             .context("installing the signal handler")?;
     }
-    hashrig::mine::run(
-        Box::new(config.source),
-        &config.backends,
-        config.limits,
-        stop,
-    )?;
+    hashrig::mine::run(config.source, &config.backends, config.limits, stop)?;
     Ok(())
 }
 

@@ -35,8 +35,12 @@ pub enum MineError {
 pub struct Limits {
     /// After this many accepted blocks.
     pub blocks: Option<u64>,
+    /// After this many accepted solutions (pool shares; a block counts too).
+    pub shares: Option<u64>,
     /// After this long.
     pub duration: Option<Duration>,
+    /// Testing aid: nonces per roll (see [`Dispatcher::with_nonces_per_roll`]).
+    pub nonces_per_roll: Option<u64>,
 }
 
 /// Everything the loop hears about.
@@ -69,6 +73,7 @@ pub fn run(
         Arc::clone(&stop),
         Arc::clone(&run_stop),
         limits.duration.map(|d| started + d),
+        Arc::clone(&stats),
     );
     let names: Vec<String> = backends.iter().map(Backend::name).collect();
     eprintln!("mining on {} with {}", source.describe(), names.join(", "));
@@ -85,7 +90,10 @@ pub fn run(
         solutions: Some(running.solutions),
         limits,
     };
-    let dispatcher = Dispatcher::new(Arc::clone(&stats));
+    let mut dispatcher = Dispatcher::new(Arc::clone(&stats));
+    if let Some(n) = limits.nonces_per_roll {
+        dispatcher = dispatcher.with_nonces_per_roll(n);
+    }
     let emit = move |e: DispatchEvent| {
         let _ = tx.send(Event::Dispatch(e));
     };
@@ -140,6 +148,18 @@ pub fn run(
     // Outcomes of those last solutions.
     looping.drain(&dispatcher, &rx);
     eprintln!("{}", stats.summary_line());
+    for line in stats.pool_lines() {
+        eprintln!("{line}");
+    }
+    for b in &stats.backends {
+        eprintln!(
+            "backend {}: hashes {} hw_errors {} max_switch_ms {:.2}",
+            b.name,
+            Stats::get(&b.hashes),
+            Stats::get(&b.hw_errors),
+            b.max_switch().as_secs_f64() * 1000.0
+        );
+    }
     result.map(|()| stats)
 }
 
@@ -157,6 +177,10 @@ impl Loop<'_> {
         self.limits
             .blocks
             .is_some_and(|n| Stats::get(&self.stats.blocks) >= n)
+            || self
+                .limits
+                .shares
+                .is_some_and(|n| Stats::get(&self.stats.accepted) >= n)
     }
 
     /// Verifies `found` and hands it to the source, unless it is stale or wrong.
@@ -225,6 +249,10 @@ impl Loop<'_> {
             OutcomeKind::Kept(reason) => {
                 Stats::add(&s.kept, 1);
                 eprintln!("could not submit {}: {reason}", o.what);
+            }
+            OutcomeKind::Unanswered(reason) => {
+                Stats::add(&s.unanswered, 1);
+                eprintln!("no answer for {}: {reason}", o.what);
             }
         }
     }
@@ -308,6 +336,7 @@ mod tests {
             Limits {
                 blocks: Some(1),
                 duration: Some(Duration::from_secs(20)),
+                ..Limits::default()
             },
             Arc::new(AtomicBool::new(false)),
         )

@@ -2,7 +2,9 @@
 //! dispatcher), solutions by outcome (fed by the mining loop from what sources report), stale
 //! drops, switch latency and roll exhaustion. Read by the periodic status line and the summary.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// `rate` hashes per second in human units: "27.31 MH/s".
@@ -27,6 +29,104 @@ pub struct BackendStats {
     pub hw_errors: AtomicU64,
     /// Set when the backend stopped for good (device lost).
     pub failed: AtomicBool,
+    /// The longest time this backend took to leave work a switch replaced.
+    max_switch_nanos: AtomicU64,
+}
+
+impl BackendStats {
+    pub fn max_switch(&self) -> Duration {
+        Duration::from_nanos(self.max_switch_nanos.load(Ordering::Relaxed))
+    }
+}
+
+/// Counters of one pool (a Stratum source registers its pools once, at start).
+#[derive(Debug)]
+pub struct PoolStats {
+    /// The pool's URL as given (without credentials).
+    pub url: String,
+    pub accepted: AtomicU64,
+    pub rejected: AtomicU64,
+    /// Shares not sent (job replaced, session lost) or that the pool called stale.
+    pub stale: AtomicU64,
+    /// Submits the pool did not answer in time (counted, not retried).
+    pub unanswered: AtomicU64,
+    /// Shares that also met the network target (the pool submits the block).
+    pub block_candidates: AtomicU64,
+    /// Sessions that reached work (subscribed and authorized).
+    pub connects: AtomicU64,
+    /// Times mining moved away from this pool to another one.
+    pub failovers: AtomicU64,
+    /// True while this pool's work is being mined.
+    pub in_use: AtomicBool,
+    /// The share difficulty of the work being mined (f64 bits).
+    difficulty: AtomicU64,
+    /// Sum of the difficulties of accepted shares (f64; for the effective hash rate).
+    accepted_difficulty: Mutex<f64>,
+    rejected_by_reason: Mutex<BTreeMap<String, u64>>,
+}
+
+impl PoolStats {
+    fn new(url: String) -> Self {
+        PoolStats {
+            url,
+            accepted: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
+            unanswered: AtomicU64::new(0),
+            block_candidates: AtomicU64::new(0),
+            connects: AtomicU64::new(0),
+            failovers: AtomicU64::new(0),
+            in_use: AtomicBool::new(false),
+            difficulty: AtomicU64::new(0),
+            accepted_difficulty: Mutex::new(0.0),
+            rejected_by_reason: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn set_difficulty(&self, difficulty: f64) {
+        self.difficulty
+            .store(difficulty.to_bits(), Ordering::Relaxed);
+    }
+
+    pub fn difficulty(&self) -> f64 {
+        f64::from_bits(self.difficulty.load(Ordering::Relaxed))
+    }
+
+    /// A share of `difficulty` was accepted.
+    pub fn accept(&self, difficulty: f64) {
+        Stats::add(&self.accepted, 1);
+        *self
+            .accepted_difficulty
+            .lock()
+            .expect("no panic while held") += difficulty;
+    }
+
+    pub fn reject(&self, reason: &str) {
+        Stats::add(&self.rejected, 1);
+        *self
+            .rejected_by_reason
+            .lock()
+            .expect("no panic while held")
+            .entry(reason.to_string())
+            .or_insert(0) += 1;
+    }
+
+    pub fn rejected_by_reason(&self) -> BTreeMap<String, u64> {
+        self.rejected_by_reason
+            .lock()
+            .expect("no panic while held")
+            .clone()
+    }
+
+    /// Hashes per second the accepted shares stand for over `elapsed`: each share of
+    /// difficulty D takes D x 2^32 hashes on average.
+    pub fn effective_hashrate(&self, elapsed: Duration) -> f64 {
+        let work = *self
+            .accepted_difficulty
+            .lock()
+            .expect("no panic while held");
+        work * 4_294_967_296.0 / elapsed.as_secs_f64().max(1e-9)
+    }
 }
 
 /// Every counter of a run.
@@ -51,6 +151,10 @@ pub struct Stats {
     pub exhausted: AtomicU64,
     pub switches: AtomicU64,
     max_switch_nanos: AtomicU64,
+    /// Solutions sent that were never answered (counted, not retried).
+    pub unanswered: AtomicU64,
+    /// A pool source's pools, in priority order (empty for other sources).
+    pools: OnceLock<Vec<PoolStats>>,
 }
 
 impl Stats {
@@ -64,6 +168,7 @@ impl Stats {
                     hashes: AtomicU64::new(0),
                     hw_errors: AtomicU64::new(0),
                     failed: AtomicBool::new(false),
+                    max_switch_nanos: AtomicU64::new(0),
                 })
                 .collect(),
             found: AtomicU64::new(0),
@@ -76,7 +181,56 @@ impl Stats {
             exhausted: AtomicU64::new(0),
             switches: AtomicU64::new(0),
             max_switch_nanos: AtomicU64::new(0),
+            unanswered: AtomicU64::new(0),
+            pools: OnceLock::new(),
         }
+    }
+
+    /// Registers a pool source's pools (once; later calls are ignored).
+    pub fn register_pools(&self, urls: impl IntoIterator<Item = String>) {
+        let _ = self
+            .pools
+            .set(urls.into_iter().map(PoolStats::new).collect());
+    }
+
+    /// The registered pools (empty when the source is not a pool).
+    pub fn pools(&self) -> &[PoolStats] {
+        self.pools.get().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// One line per pool for the summary (tests read them).
+    pub fn pool_lines(&self) -> Vec<String> {
+        let elapsed = self.uptime();
+        self.pools()
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let reasons: Vec<String> = p
+                    .rejected_by_reason()
+                    .iter()
+                    .map(|(reason, n)| format!("{reason:?}: {n}"))
+                    .collect();
+                format!(
+                    "pool {i} {}: accepted {} rejected {}{} stale {} unanswered {} block_candidates {} difficulty {} connects {} failovers {} in_use {} effective {}",
+                    p.url,
+                    Self::get(&p.accepted),
+                    Self::get(&p.rejected),
+                    if reasons.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", reasons.join(", "))
+                    },
+                    Self::get(&p.stale),
+                    Self::get(&p.unanswered),
+                    Self::get(&p.block_candidates),
+                    p.difficulty(),
+                    Self::get(&p.connects),
+                    Self::get(&p.failovers),
+                    p.in_use.load(Ordering::Relaxed),
+                    format_hashrate(p.effective_hashrate(elapsed)),
+                )
+            })
+            .collect()
     }
 
     pub fn uptime(&self) -> Duration {
@@ -99,10 +253,13 @@ impl Stats {
             .sum()
     }
 
-    /// A backend left stale work `latency` after the switch began.
-    pub fn record_switch(&self, latency: Duration) {
-        self.max_switch_nanos
-            .fetch_max(latency.as_nanos() as u64, Ordering::Relaxed);
+    /// `backend` left stale work `latency` after the switch began.
+    pub fn record_switch(&self, backend: usize, latency: Duration) {
+        let nanos = latency.as_nanos() as u64;
+        self.max_switch_nanos.fetch_max(nanos, Ordering::Relaxed);
+        if let Some(b) = self.backends.get(backend) {
+            b.max_switch_nanos.fetch_max(nanos, Ordering::Relaxed);
+        }
     }
 
     /// The longest time from a switch to new work until the last backend left the old one.
@@ -121,11 +278,12 @@ impl Stats {
     /// The summary line printed at exit (tests read it).
     pub fn summary_line(&self) -> String {
         format!(
-            "summary: accepted {} rejected {} kept {} stale {} hashes {} hw_errors {} switches {} max_switch_ms {:.1} exhausted {}",
+            "summary: accepted {} rejected {} kept {} stale {} unanswered {} hashes {} hw_errors {} switches {} max_switch_ms {:.1} exhausted {}",
             Self::get(&self.accepted),
             Self::get(&self.rejected),
             Self::get(&self.kept),
             Self::get(&self.stale),
+            Self::get(&self.unanswered),
             self.hashes(),
             self.hw_errors(),
             Self::get(&self.switches),
@@ -153,10 +311,11 @@ mod tests {
         Stats::add(&s.backends[0].hashes, 5);
         Stats::add(&s.backends[1].hashes, 7);
         Stats::add(&s.backends[1].hw_errors, 2);
-        s.record_switch(Duration::from_millis(3));
-        s.record_switch(Duration::from_millis(1));
+        s.record_switch(0, Duration::from_millis(3));
+        s.record_switch(1, Duration::from_millis(1));
         assert_eq!((s.hashes(), s.hw_errors()), (12, 2));
         assert_eq!(s.max_switch(), Duration::from_millis(3));
+        assert_eq!(s.backends[1].max_switch(), Duration::from_millis(1));
         assert!(s.summary_line().contains("hashes 12 hw_errors 2"));
     }
 }

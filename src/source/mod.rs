@@ -5,6 +5,7 @@
 //! backends.
 
 pub mod node;
+pub mod stratum;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -37,6 +38,8 @@ pub enum OutcomeKind {
     Stale(String),
     /// Not answered yet (node or pool away): kept and retried.
     Kept(String),
+    /// Sent, but never answered (a pool that timed out or went away): counted, not resent.
+    Unanswered(String),
 }
 
 /// A source's report on one solution.
@@ -71,6 +74,7 @@ pub struct Link {
     run_stop: Arc<AtomicBool>,
     /// The end of a `--duration` run (also while the source still waits for its server).
     deadline: Option<std::time::Instant>,
+    stats: Arc<crate::stats::Stats>,
 }
 
 impl Link {
@@ -79,13 +83,20 @@ impl Link {
         user_stop: Arc<AtomicBool>,
         run_stop: Arc<AtomicBool>,
         deadline: Option<std::time::Instant>,
+        stats: Arc<crate::stats::Stats>,
     ) -> Self {
         Link {
             tx,
             user_stop,
             run_stop,
             deadline,
+            stats,
         }
+    }
+
+    /// The run's counters (a pool source registers and feeds its per-pool counters here).
+    pub fn stats(&self) -> &Arc<crate::stats::Stats> {
+        &self.stats
     }
 
     fn send(&self, event: SourceEvent) {

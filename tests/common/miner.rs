@@ -112,3 +112,20 @@ pub fn summary_hashes(stderr: &str) -> u64 {
         .expect("summary line");
     summary_field(summary, "hashes") as u64
 }
+
+/// The summary line of a run's stderr.
+pub fn summary(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .unwrap_or_else(|| panic!("no summary line in:\n{stderr}"))
+}
+
+/// Asks a running hashrig to stop (SIGTERM: a clean stop with the summary printed).
+pub fn stop(child: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

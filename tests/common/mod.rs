@@ -3,7 +3,9 @@
 
 pub mod bcoin;
 pub mod miner;
+pub mod pool;
 pub mod stub;
+pub mod tls;
 
 use hashrig::backend::cpu::{Kernel, KernelKind};
 use hashrig::chain::Header;

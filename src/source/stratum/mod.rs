@@ -1,0 +1,1147 @@
+//! Pool mining over Stratum v1: one line-based JSON-RPC connection per pool, failover in
+//! priority order, and a return to a better pool once it is back.
+//!
+//! One manager thread owns every session's state and writing half; each connection has a
+//! reader thread that parses lines into events. Solutions (already verified by the mining
+//! loop) come in on the same event channel, so a share goes out on the socket one channel
+//! hop after verification.
+//!
+//! Session: `mining.configure` (BIP 310 version rolling, subscribe-extranonce) and
+//! `mining.subscribe` (offering the last session id back), then `mining.authorize`
+//! (after `mining.suggest_difficulty` when asked for). Jobs from `mining.notify` become
+//! [`Work`]; `mining.set_difficulty` and `mining.set_extranonce` apply to the next job.
+
+pub mod protocol;
+pub mod transport;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bitcoin::hashes::Hash;
+use serde_json::Value;
+
+use crate::chain::{hash_meets, CompactTarget};
+use crate::source::{Link, Outcome, OutcomeKind, Running, Solution, Source, SourceError};
+use crate::stats::{PoolStats, Stats};
+use crate::work::{BlockTime, MerkleShape, Work};
+use protocol::{request, Incoming, Job, ProtocolError, Subscribed};
+pub use transport::PoolUrl;
+use transport::{ReadError, Writer};
+
+/// What hashrig calls itself in `mining.subscribe` and `client.get_version`.
+pub const AGENT: &str = concat!("hashrig/", env!("CARGO_PKG_VERSION"));
+
+/// One pool to mine on.
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    pub url: PoolUrl,
+    pub user: String,
+    pub password: String,
+}
+
+/// How the pool source behaves.
+#[derive(Clone, Debug)]
+pub struct StratumOptions {
+    /// Connecting (TLS included), each handshake answer and each submit answer must come
+    /// within this.
+    pub answer_timeout: Duration,
+    /// A pool that sends no new job for this long is left for the next one.
+    pub idle_timeout: Duration,
+    /// How often a better pool than the one in use is tried again.
+    pub failback: Duration,
+    /// Sent as `mining.suggest_difficulty` before authorizing.
+    pub suggest_difficulty: Option<f64>,
+    /// Follow `client.reconnect` to another host (the same host is always followed).
+    pub allow_redirect: bool,
+    /// TLS roots for `stratum+ssl` pools.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Default for StratumOptions {
+    fn default() -> Self {
+        StratumOptions {
+            answer_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(180),
+            failback: Duration::from_secs(60),
+            suggest_difficulty: None,
+            allow_redirect: false,
+            tls: None,
+        }
+    }
+}
+
+/// Mines on Stratum v1 pools, in priority order.
+pub struct StratumSource {
+    pools: Vec<PoolConfig>,
+    options: StratumOptions,
+}
+
+impl StratumSource {
+    pub fn new(pools: Vec<PoolConfig>, options: StratumOptions) -> Self {
+        StratumSource { pools, options }
+    }
+}
+
+impl Source for StratumSource {
+    fn describe(&self) -> String {
+        match self.pools.as_slice() {
+            [] => "no pool".into(),
+            [one] => format!("pool {}", one.url),
+            [first, rest @ ..] => format!("pool {} (and {} failover)", first.url, rest.len()),
+        }
+    }
+
+    fn start(self: Box<Self>, link: Link) -> Result<Running, SourceError> {
+        if self.pools.is_empty() {
+            return Err("no pool to mine on".into());
+        }
+        if self.pools.iter().any(|p| p.url.tls) && self.options.tls.is_none() {
+            return Err("a stratum+ssl pool needs a TLS configuration".into());
+        }
+        link.stats()
+            .register_pools(self.pools.iter().map(|p| p.url.to_string()));
+        let (tx, rx) = mpsc::channel::<Event>();
+        let (solutions, solution_rx) = mpsc::channel::<Solution>();
+        let forward = tx.clone();
+        let forwarder = std::thread::Builder::new()
+            .name("hashrig-pool-shares".into())
+            .spawn(move || {
+                for solution in solution_rx {
+                    if forward.send(Event::Solution(Box::new(solution))).is_err() {
+                        return;
+                    }
+                }
+                let _ = forward.send(Event::SolutionsClosed);
+            })?;
+        let manager = Manager::new(self.pools, self.options, link, tx, rx);
+        let manager = std::thread::Builder::new()
+            .name("hashrig-pools".into())
+            .spawn(move || manager.run())?;
+        Ok(Running {
+            solutions,
+            threads: vec![forwarder, manager],
+        })
+    }
+}
+
+/// What a solution carries back: whose job it was.
+#[derive(Debug)]
+struct JobContext {
+    pool: usize,
+    session: u64,
+    job: String,
+    difficulty: f64,
+    extranonce1: Vec<u8>,
+}
+
+enum Event {
+    Connected {
+        session: u64,
+        writer: Writer,
+    },
+    /// A parsed line (or what was wrong with it).
+    Line {
+        session: u64,
+        message: Result<Incoming, ProtocolError>,
+    },
+    /// The connection could not be made, or ended.
+    Closed {
+        session: u64,
+        reason: String,
+    },
+    Solution(Box<Solution>),
+    SolutionsClosed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Connecting,
+    Subscribing,
+    Authorizing,
+    Ready,
+}
+
+enum Request {
+    Configure,
+    Subscribe,
+    Authorize,
+    Suggest,
+    Submit(Submitted),
+}
+
+struct Submitted {
+    what: String,
+    difficulty: f64,
+    sent: Instant,
+}
+
+/// The latest job of a session, with the session settings it is mined under.
+#[derive(Clone)]
+struct Current {
+    job: Job,
+    difficulty: f64,
+    extranonce1: Vec<u8>,
+    extranonce2_size: usize,
+}
+
+struct Session {
+    id: u64,
+    pool: usize,
+    url: PoolUrl,
+    writer: Option<Writer>,
+    phase: Phase,
+    started: Instant,
+    next_id: u64,
+    requests: HashMap<u64, Request>,
+    configure_sent: bool,
+    resume_offered: Option<String>,
+    rolling_mask: Option<u32>,
+    subscribed: Option<Subscribed>,
+    /// For the next job.
+    difficulty: f64,
+    next_extranonce: Option<(Vec<u8>, usize)>,
+    /// Jobs the pool has not replaced (oldest first).
+    jobs: VecDeque<String>,
+    /// A job that came before the subscribe answer.
+    early: Vec<Job>,
+    current: Option<Current>,
+    /// `current` changed since it was last published; `clean` since then.
+    dirty: bool,
+    clean: bool,
+    last_job: Instant,
+    bad_lines: u64,
+}
+
+impl Session {
+    fn send(&mut self, line: &str) -> Result<(), String> {
+        match self.writer.as_mut() {
+            Some(w) => w
+                .send(line)
+                .map_err(|e| format!("writing to the pool: {e}")),
+            None => Err("not connected".into()),
+        }
+    }
+
+    fn request(&mut self, make: impl FnOnce(u64) -> String, kind: Request) -> Result<(), String> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&make(id))?;
+        self.requests.insert(id, kind);
+        Ok(())
+    }
+
+    fn pending_submits(&self) -> usize {
+        self.requests
+            .values()
+            .filter(|r| matches!(r, Request::Submit(_)))
+            .count()
+    }
+
+    fn close(&mut self) {
+        if let Some(mut w) = self.writer.take() {
+            w.close();
+        }
+    }
+}
+
+/// What the manager remembers of a pool between sessions.
+struct PoolState {
+    retry_at: Instant,
+    backoff: Duration,
+    /// The last session id, offered back on reconnect.
+    resume: Option<String>,
+    /// The pool closed the connection after `mining.configure`: leave it out next time.
+    skip_configure: bool,
+    /// Where `client.reconnect` asked to go (used for the next connection).
+    redirect: Option<PoolUrl>,
+    /// Shares for a session that ended, kept until the pool's next session says whether
+    /// it resumed.
+    orphans: Vec<Solution>,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const MAX_ORPHANS: usize = 10_000;
+const MAX_JOBS: usize = 64;
+/// How long the source waits at exit for the answers to its last submits.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+struct Manager {
+    pools: Vec<PoolConfig>,
+    options: StratumOptions,
+    link: Link,
+    stats: Arc<Stats>,
+    tx: mpsc::Sender<Event>,
+    rx: mpsc::Receiver<Event>,
+    state: Vec<PoolState>,
+    sessions: HashMap<u64, Session>,
+    next_session: u64,
+    /// The session whose work is mined.
+    active: Option<u64>,
+    /// The next publish must be clean (the pool changed).
+    switched: bool,
+    last_failback: Instant,
+    closing: Option<Instant>,
+}
+
+impl Manager {
+    fn new(
+        pools: Vec<PoolConfig>,
+        options: StratumOptions,
+        link: Link,
+        tx: mpsc::Sender<Event>,
+        rx: mpsc::Receiver<Event>,
+    ) -> Self {
+        let now = Instant::now();
+        let state = pools
+            .iter()
+            .map(|_| PoolState {
+                retry_at: now,
+                backoff: Duration::ZERO,
+                resume: None,
+                skip_configure: false,
+                redirect: None,
+                orphans: Vec::new(),
+            })
+            .collect();
+        Manager {
+            stats: Arc::clone(link.stats()),
+            pools,
+            options,
+            link,
+            tx,
+            rx,
+            state,
+            sessions: HashMap::new(),
+            next_session: 1,
+            active: None,
+            switched: true,
+            last_failback: now,
+            closing: None,
+        }
+    }
+
+    fn pool_stats(&self, pool: usize) -> &PoolStats {
+        &self.stats.pools()[pool]
+    }
+
+    fn name(&self, pool: usize) -> String {
+        format!("pool {pool} {}", self.pools[pool].url)
+    }
+
+    fn run(mut self) {
+        loop {
+            match self.rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(event) => self.handle(event),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            // Everything queued first (a flood of notifies publishes only the last job).
+            while let Ok(event) = self.rx.try_recv() {
+                self.handle(event);
+            }
+            self.check_timeouts();
+            if let Some(since) = self.closing {
+                let waiting: usize = self.sessions.values().map(Session::pending_submits).sum();
+                if waiting == 0 || since.elapsed() >= EXIT_GRACE {
+                    break;
+                }
+                continue;
+            }
+            self.publish();
+            if !self.link.stopping() {
+                self.connect_if_needed();
+                self.failback();
+            }
+        }
+        self.finish();
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Connected { session, writer } => self.connected(session, writer),
+            Event::Line { session, message } => match message {
+                Ok(m) => self.message(session, m),
+                Err(e) => self.bad_line(session, e),
+            },
+            Event::Closed { session, reason } => self.fail(session, &reason),
+            Event::Solution(s) => self.solution(*s),
+            Event::SolutionsClosed => self.closing = Some(Instant::now()),
+        }
+    }
+
+    // ---- connections -------------------------------------------------------------------
+
+    /// Starts a session with the best pool that may be tried now, when none is mined or
+    /// being connected.
+    fn connect_if_needed(&mut self) {
+        // Mining, or a session on its way to its first job.
+        if self.active.is_some() || self.sessions.values().any(|s| s.current.is_none()) {
+            return;
+        }
+        let now = Instant::now();
+        if let Some(pool) = (0..self.pools.len()).find(|&p| self.state[p].retry_at <= now) {
+            self.open(pool);
+        }
+    }
+
+    /// Tries a pool better than the one in use, every `failback`.
+    fn failback(&mut self) {
+        let Some(active) = self.active.and_then(|id| self.sessions.get(&id)) else {
+            return;
+        };
+        let in_use = active.pool;
+        if in_use == 0
+            || self.last_failback.elapsed() < self.options.failback
+            || self.sessions.values().any(|s| s.pool < in_use)
+        {
+            return;
+        }
+        self.last_failback = Instant::now();
+        let now = Instant::now();
+        if let Some(pool) = (0..in_use).find(|&p| self.state[p].retry_at <= now) {
+            tracing::info!(
+                "trying {} again (a better pool than the one in use)",
+                self.name(pool)
+            );
+            self.open(pool);
+        }
+    }
+
+    fn open(&mut self, pool: usize) {
+        let id = self.next_session;
+        self.next_session += 1;
+        let url = self.state[pool]
+            .redirect
+            .take()
+            .unwrap_or_else(|| self.pools[pool].url.clone());
+        let session = Session {
+            id,
+            pool,
+            url: url.clone(),
+            writer: None,
+            phase: Phase::Connecting,
+            started: Instant::now(),
+            next_id: 1,
+            requests: HashMap::new(),
+            configure_sent: false,
+            resume_offered: None,
+            rolling_mask: None,
+            subscribed: None,
+            difficulty: 1.0,
+            next_extranonce: None,
+            jobs: VecDeque::new(),
+            early: Vec::new(),
+            current: None,
+            dirty: false,
+            clean: false,
+            last_job: Instant::now(),
+            bad_lines: 0,
+        };
+        self.sessions.insert(id, session);
+        let tx = self.tx.clone();
+        let tls = self.options.tls.clone();
+        let timeout = self.options.answer_timeout;
+        let spawned = std::thread::Builder::new()
+            .name(format!("hashrig-pool-{pool}"))
+            .spawn(move || read_loop(id, &url, tls.as_ref(), timeout, &tx));
+        if let Err(e) = spawned {
+            self.fail(id, &format!("could not start a thread: {e}"));
+        }
+    }
+
+    fn connected(&mut self, id: u64, writer: Writer) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            let mut writer = writer;
+            writer.close();
+            return;
+        };
+        s.writer = Some(writer);
+        s.phase = Phase::Subscribing;
+        let state = &self.state[s.pool];
+        let result = (|| {
+            if !state.skip_configure {
+                s.configure_sent = true;
+                s.request(request::configure, Request::Configure)?;
+            }
+            s.resume_offered = state.resume.clone();
+            let resume = s.resume_offered.clone();
+            s.request(
+                |id| request::subscribe(id, AGENT, resume.as_deref()),
+                Request::Subscribe,
+            )
+        })();
+        if let Err(e) = result {
+            self.fail(id, &e);
+        }
+    }
+
+    /// Ends session `id` (if it is still there) for `reason`.
+    fn fail(&mut self, id: u64, reason: &str) {
+        let Some(mut s) = self.sessions.remove(&id) else {
+            return;
+        };
+        s.close();
+        let pool = s.pool;
+        let name = self.name(pool);
+        let was_active = self.active == Some(id);
+        let state = &mut self.state[pool];
+        // Closed right after mining.configure: some old pools do that for unknown methods.
+        if s.configure_sent && s.phase == Phase::Subscribing && reason.contains("closed") {
+            state.skip_configure = true;
+        }
+        state.retry_at = Instant::now() + state.backoff;
+        state.backoff = (state.backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
+        if reason.starts_with("the pool refused the login") {
+            state.retry_at = state.retry_at.max(Instant::now() + Duration::from_secs(30));
+        }
+        let retry = state.retry_at.saturating_duration_since(Instant::now());
+        eprintln!(
+            "{name}: {reason}; {}",
+            if retry.is_zero() {
+                "reconnecting".to_string()
+            } else {
+                format!("retrying in {:.0} s", retry.as_secs_f64().ceil())
+            }
+        );
+        for (_, request) in s.requests.drain() {
+            if let Request::Submit(sub) = request {
+                Stats::add(&self.stats.pools()[pool].unanswered, 1);
+                self.link.outcome(Outcome {
+                    what: sub.what,
+                    kind: OutcomeKind::Unanswered(
+                        "the connection ended before the pool answered".into(),
+                    ),
+                    block: false,
+                    quiet: false,
+                });
+            }
+        }
+        if was_active {
+            self.active = None;
+            self.switched = true;
+            let p = self.pool_stats(pool);
+            p.in_use.store(false, Ordering::Relaxed);
+            Stats::add(&p.failovers, 1);
+            self.link.withdraw();
+            // Another ready session with work takes over at once.
+            self.promote_best();
+        }
+    }
+
+    fn check_timeouts(&mut self) {
+        let now = Instant::now();
+        let answer = self.options.answer_timeout;
+        let idle = self.options.idle_timeout;
+        let mut failed = Vec::new();
+        let mut late = Vec::new();
+        for s in self.sessions.values_mut() {
+            if s.phase < Phase::Ready && now.duration_since(s.started) > answer {
+                let what = match s.phase {
+                    Phase::Connecting => "connect",
+                    Phase::Subscribing => "answer mining.subscribe",
+                    _ => "answer mining.authorize",
+                };
+                failed.push((
+                    s.id,
+                    format!("the pool did not {what} within {} s", answer.as_secs_f64()),
+                ));
+            } else if s.phase == Phase::Ready && now.duration_since(s.last_job) > idle {
+                failed.push((
+                    s.id,
+                    format!("no new job from the pool for {} s", idle.as_secs_f64()),
+                ));
+            }
+            let overdue: Vec<u64> = s
+                .requests
+                .iter()
+                .filter_map(|(id, r)| match r {
+                    Request::Submit(sub) if now.duration_since(sub.sent) > answer => Some(*id),
+                    _ => None,
+                })
+                .collect();
+            for id in overdue {
+                if let Some(Request::Submit(sub)) = s.requests.remove(&id) {
+                    late.push((s.pool, sub));
+                }
+            }
+        }
+        for (pool, sub) in late {
+            Stats::add(&self.pool_stats(pool).unanswered, 1);
+            self.link.outcome(Outcome {
+                what: sub.what,
+                kind: OutcomeKind::Unanswered(format!(
+                    "the pool did not answer within {} s (not resent)",
+                    answer.as_secs_f64()
+                )),
+                block: false,
+                quiet: false,
+            });
+        }
+        for (id, reason) in failed {
+            self.fail(id, &reason);
+        }
+    }
+
+    // ---- messages ----------------------------------------------------------------------
+
+    fn bad_line(&mut self, id: u64, error: ProtocolError) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        s.bad_lines += 1;
+        let (n, pool) = (s.bad_lines, s.pool);
+        if n <= 10 || n.is_power_of_two() {
+            eprintln!(
+                "{}: ignored a bad message ({n} so far): {error}",
+                self.name(pool)
+            );
+        }
+    }
+
+    fn message(&mut self, id: u64, message: Incoming) {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let pool = s.pool;
+        let name = format!("pool {pool} {}", self.pools[pool].url);
+        match message {
+            Incoming::Response {
+                id: rid,
+                result,
+                error,
+            } => match s.requests.remove(&rid) {
+                Some(r) => self.response(id, r, result, error),
+                None => {
+                    eprintln!("{name}: ignored an answer to request {rid}, which is not waiting")
+                }
+            },
+            Incoming::Notify(job) => {
+                if s.subscribed.is_none() {
+                    if s.early.len() < MAX_JOBS {
+                        s.early.push(job);
+                    }
+                } else {
+                    let first = s.current.is_none() && s.phase == Phase::Ready;
+                    take_job(s, job);
+                    if first {
+                        self.promote_best();
+                    }
+                }
+            }
+            Incoming::SetDifficulty(d) => {
+                tracing::info!("{name}: difficulty {d} (from the next job)");
+                s.difficulty = d;
+            }
+            Incoming::SetExtranonce {
+                extranonce1,
+                extranonce2_size,
+            } => {
+                tracing::info!(
+                    "{name}: new extranonce1 {} ({extranonce2_size}-byte extranonce2) from the next job",
+                    bitcoin::hex::DisplayHex::to_lower_hex_string(&extranonce1[..])
+                );
+                s.next_extranonce = Some((extranonce1, extranonce2_size));
+            }
+            Incoming::SetVersionMask(mask) => {
+                if s.rolling_mask.is_some() {
+                    let mask = mask & protocol::VERSION_MASK;
+                    tracing::info!("{name}: version rolling mask {mask:08x}");
+                    s.rolling_mask = Some(mask);
+                    s.dirty = s.current.is_some();
+                } else {
+                    eprintln!("{name}: ignored mining.set_version_mask (version rolling was not negotiated)");
+                }
+            }
+            Incoming::Reconnect { host, port, wait } => self.reconnect(id, host, port, wait),
+            Incoming::ShowMessage(text) => eprintln!("{name} says: {text}"),
+            Incoming::GetVersion(rid) => {
+                if let Err(e) = s.send(&request::answer(&rid, Value::from(AGENT))) {
+                    self.fail(id, &e);
+                }
+            }
+            Incoming::Ping(rid) => {
+                if let Err(e) = s.send(&request::answer(&rid, Value::from("pong"))) {
+                    self.fail(id, &e);
+                }
+            }
+            Incoming::Unknown { method, id: rid } => {
+                eprintln!("{name}: ignored unknown method {method:?}");
+                if !rid.is_null() {
+                    if let Err(e) = s.send(&request::refuse(&rid, "method not supported")) {
+                        self.fail(id, &e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn response(&mut self, id: u64, request: Request, result: Value, error: Option<String>) {
+        let Some(pool) = self.sessions.get(&id).map(|s| s.pool) else {
+            return;
+        };
+        let name = self.name(pool);
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        match request {
+            Request::Configure => match (error, protocol::parse_configured(&result)) {
+                (Some(e), _) => tracing::info!("{name}: no mining.configure ({e})"),
+                (None, Ok(mask)) => s.rolling_mask = mask,
+                (None, Err(e)) => eprintln!("{name}: {e}; mining without version rolling"),
+            },
+            Request::Subscribe => {
+                let subscribed = match error {
+                    Some(e) => Err(format!("the pool refused mining.subscribe: {e}")),
+                    None => protocol::parse_subscribed(&result).map_err(|e| e.0),
+                };
+                let subscribed = match subscribed {
+                    Ok(sub) => sub,
+                    Err(e) => {
+                        // Perhaps the offered session id: start afresh next time.
+                        self.state[pool].resume = None;
+                        self.fail(id, &e);
+                        return;
+                    }
+                };
+                let resumed = s.resume_offered.is_some() && s.resume_offered == subscribed.session;
+                self.state[pool].resume = subscribed.session.clone();
+                s.subscribed = Some(subscribed);
+                s.phase = Phase::Authorizing;
+                if resumed {
+                    tracing::info!("{name}: session resumed");
+                }
+                for job in std::mem::take(&mut s.early) {
+                    take_job(s, job);
+                }
+                let config = &self.pools[pool];
+                let sent = (|| {
+                    if let Some(d) = self.options.suggest_difficulty {
+                        s.request(|id| request::suggest_difficulty(id, d), Request::Suggest)?;
+                    }
+                    s.request(
+                        |id| request::authorize(id, &config.user, &config.password),
+                        Request::Authorize,
+                    )
+                })();
+                if let Err(e) = sent {
+                    self.fail(id, &e);
+                }
+            }
+            Request::Authorize => {
+                if error.is_some() || result != Value::Bool(true) {
+                    let why = error.unwrap_or_else(|| format!("answered {result}"));
+                    let user = self.pools[pool].user.clone();
+                    self.fail(
+                        id,
+                        &format!("the pool refused the login of {user:?}: {why}"),
+                    );
+                    return;
+                }
+                s.phase = Phase::Ready;
+                s.last_job = Instant::now();
+                let sub = s.subscribed.as_ref().expect("subscribed before authorized");
+                eprintln!(
+                    "{name}: logged in; extranonce1 {}, {}-byte extranonce2, {}",
+                    bitcoin::hex::DisplayHex::to_lower_hex_string(&sub.extranonce1[..]),
+                    sub.extranonce2_size,
+                    match s.rolling_mask {
+                        Some(m) => format!("version rolling mask {m:08x}"),
+                        None => "no version rolling".into(),
+                    }
+                );
+                Stats::add(&self.pool_stats(pool).connects, 1);
+                let state = &mut self.state[pool];
+                state.backoff = Duration::ZERO;
+                self.resend_orphans(id);
+                self.promote_best();
+            }
+            Request::Suggest => {
+                if let Some(e) = error {
+                    tracing::info!("{name}: mining.suggest_difficulty refused: {e}");
+                }
+            }
+            Request::Submit(sub) => {
+                let p = self.pool_stats(pool);
+                let kind = if error.is_none() && result == Value::Bool(true) {
+                    p.accept(sub.difficulty);
+                    OutcomeKind::Accepted
+                } else {
+                    let reason = error.unwrap_or_else(|| {
+                        format!("answered {}", protocol::clip(&result.to_string(), 80))
+                    });
+                    p.reject(&reason);
+                    OutcomeKind::Rejected(reason)
+                };
+                tracing::debug!(
+                    "{name}: answer after {:.2} ms",
+                    sub.sent.elapsed().as_secs_f64() * 1000.0
+                );
+                self.link.outcome(Outcome {
+                    what: sub.what,
+                    kind,
+                    block: false,
+                    quiet: false,
+                });
+            }
+        }
+    }
+
+    fn reconnect(&mut self, id: u64, host: Option<String>, port: Option<u16>, wait: u64) {
+        let Some(s) = self.sessions.get(&id) else {
+            return;
+        };
+        let pool = s.pool;
+        let name = self.name(pool);
+        let mut url = s.url.clone();
+        match host {
+            Some(h) if !h.eq_ignore_ascii_case(&url.host) => {
+                if !self.options.allow_redirect {
+                    eprintln!(
+                        "{name}: ignored client.reconnect to another host {:?} (give --pool-redirect to follow it)",
+                        protocol::clip(&h, 100)
+                    );
+                    return;
+                }
+                url.host = h;
+            }
+            _ => {}
+        }
+        if let Some(p) = port {
+            url.port = p;
+        }
+        eprintln!("{name}: the pool asked to reconnect to {url} in {wait} s");
+        let state = &mut self.state[pool];
+        state.redirect = Some(url);
+        let backoff = state.backoff;
+        self.fail(id, "the pool asked to reconnect");
+        let state = &mut self.state[pool];
+        state.retry_at = Instant::now() + Duration::from_secs(wait);
+        state.backoff = backoff;
+    }
+
+    /// Makes the best ready session with work the one mined, if it is better than the one
+    /// in use; the one it replaces is closed once its last submits are answered.
+    fn promote_best(&mut self) {
+        let best = self
+            .sessions
+            .values()
+            .filter(|s| s.phase == Phase::Ready && s.current.is_some())
+            .min_by_key(|s| s.pool)
+            .map(|s| (s.id, s.pool));
+        let Some((id, pool)) = best else {
+            return;
+        };
+        let current_pool = self
+            .active
+            .and_then(|a| self.sessions.get(&a))
+            .map(|s| s.pool);
+        if self.active == Some(id) || current_pool.is_some_and(|p| p <= pool) {
+            return;
+        }
+        if let Some(old) = self.active.and_then(|a| self.sessions.get(&a)) {
+            let old_pool = old.pool;
+            eprintln!("leaving {} for a better pool", self.name(old_pool));
+            let p = self.pool_stats(old_pool);
+            p.in_use.store(false, Ordering::Relaxed);
+            Stats::add(&p.failovers, 1);
+        }
+        // The one left: closed when its answers are in (see `publish`).
+        self.active = Some(id);
+        self.switched = true;
+        self.pool_stats(pool).in_use.store(true, Ordering::Relaxed);
+        eprintln!("mining on {}", self.name(pool));
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.dirty = true;
+        }
+    }
+
+    /// Publishes the active session's job when it changed; closes sessions left behind.
+    fn publish(&mut self) {
+        let active = self.active;
+        let active_pool = active.and_then(|id| self.sessions.get(&id)).map(|s| s.pool);
+        // Sessions left behind (not the better pools being tried), once answered.
+        let left: Vec<u64> = self
+            .sessions
+            .values()
+            .filter(|s| Some(s.id) != active && active_pool.is_some_and(|p| s.pool >= p))
+            .filter(|s| s.pending_submits() == 0)
+            .map(|s| s.id)
+            .collect();
+        for id in left {
+            if let Some(mut s) = self.sessions.remove(&id) {
+                tracing::info!("closing the session with {}", self.name(s.pool));
+                s.close();
+            }
+        }
+        let Some(s) = active.and_then(|id| self.sessions.get_mut(&id)) else {
+            return;
+        };
+        if !s.dirty {
+            return;
+        }
+        let Some(current) = s.current.clone() else {
+            return;
+        };
+        let clean = s.clean || self.switched;
+        s.dirty = false;
+        s.clean = false;
+        self.switched = false;
+        let work = make_work(s, &current, clean);
+        self.stats.pools()[s.pool].set_difficulty(current.difficulty);
+        self.link.work(work);
+    }
+
+    // ---- shares ------------------------------------------------------------------------
+
+    fn solution(&mut self, solution: Solution) {
+        let Some(ctx) = context(&solution) else {
+            tracing::warn!("a solution without a pool job context was dropped");
+            return;
+        };
+        let pool = ctx.pool;
+        let block_target = solution.work.block_target();
+        if hash_meets(&solution.share.digest, &block_target) {
+            Stats::add(&self.pool_stats(pool).block_candidates, 1);
+            eprintln!(
+                "block candidate: share {} of job {} on {} also meets the network target (the pool submits the block); header {}",
+                solution.share.hash_hex(),
+                ctx.job,
+                self.name(pool),
+                solution.share.header
+            );
+        }
+        let ready = self
+            .sessions
+            .get(&ctx.session)
+            .is_some_and(|s| s.phase == Phase::Ready && s.writer.is_some());
+        if !ready {
+            let orphans = &mut self.state[pool].orphans;
+            if orphans.len() < MAX_ORPHANS {
+                orphans.push(solution);
+            } else {
+                self.stale(
+                    pool,
+                    &solution,
+                    "the pool is away and too many shares wait for it",
+                );
+            }
+            return;
+        }
+        self.submit(ctx.session, solution, false);
+    }
+
+    /// Sends `solution` on `session`; `resumed` for a share of the session this one
+    /// resumed (its job may still be valid at the pool).
+    fn submit(&mut self, session: u64, solution: Solution, resumed: bool) {
+        let Some(ctx) = context(&solution) else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        if s.subscribed
+            .as_ref()
+            .is_some_and(|sub| sub.extranonce1 != ctx.extranonce1)
+        {
+            let pool = s.pool;
+            return self.stale(pool, &solution, "the pool's session (extranonce1) changed");
+        }
+        if !resumed && !s.jobs.contains(&ctx.job) {
+            let pool = s.pool;
+            return self.stale(pool, &solution, "the pool replaced its job (clean_jobs)");
+        }
+        let header = &solution.share.header;
+        let version_bits = s.rolling_mask.map(|m| header.version() as u32 & m);
+        let user = self.pools[s.pool].user.clone();
+        let what = format!(
+            "share {} (job {}, difficulty {}, pool {})",
+            &solution.share.hash_hex()[..16],
+            ctx.job,
+            ctx.difficulty,
+            s.pool
+        );
+        let extranonce2 = solution.roll.extranonce2.clone();
+        let sent = s.request(
+            |id| {
+                request::submit(
+                    id,
+                    &user,
+                    &ctx.job,
+                    &extranonce2,
+                    header.time(),
+                    header.nonce(),
+                    version_bits,
+                )
+            },
+            Request::Submit(Submitted {
+                what,
+                difficulty: ctx.difficulty,
+                sent: Instant::now(),
+            }),
+        );
+        if let Err(e) = sent {
+            let pool = s.pool;
+            self.state[pool].orphans.push(solution);
+            self.fail(session, &e);
+        }
+    }
+
+    fn stale(&self, pool: usize, solution: &Solution, reason: &str) {
+        Stats::add(&self.pool_stats(pool).stale, 1);
+        let job = context(solution).map(|c| c.job.clone()).unwrap_or_default();
+        self.link.outcome(Outcome {
+            what: format!(
+                "share {} (job {job}, pool {pool})",
+                &solution.share.hash_hex()[..16]
+            ),
+            kind: OutcomeKind::Stale(format!("not sent: {reason}")),
+            block: false,
+            quiet: false,
+        });
+    }
+
+    /// Shares found while the pool's last session was ending: sent on the new session if
+    /// it resumed the old one (same extranonce1), stale otherwise.
+    fn resend_orphans(&mut self, session: u64) {
+        let Some(s) = self.sessions.get(&session) else {
+            return;
+        };
+        let pool = s.pool;
+        let orphans = std::mem::take(&mut self.state[pool].orphans);
+        for o in orphans {
+            self.submit(session, o, true);
+        }
+    }
+
+    fn finish(&mut self) {
+        for (_, mut s) in self.sessions.drain() {
+            s.close();
+            for (_, r) in s.requests.drain() {
+                if let Request::Submit(sub) = r {
+                    Stats::add(&self.stats.pools()[s.pool].unanswered, 1);
+                    self.link.outcome(Outcome {
+                        what: sub.what,
+                        kind: OutcomeKind::Unanswered(
+                            "the run ended before the pool answered".into(),
+                        ),
+                        block: false,
+                        quiet: false,
+                    });
+                }
+            }
+        }
+        for pool in 0..self.pools.len() {
+            for o in std::mem::take(&mut self.state[pool].orphans) {
+                self.stale(pool, &o, "the pool was away until the run ended");
+            }
+            self.pool_stats(pool).in_use.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+fn context(solution: &Solution) -> Option<&JobContext> {
+    solution.work.context.as_ref()?.downcast_ref::<JobContext>()
+}
+
+/// Takes a job: the settings that apply from the next job on apply to it.
+fn take_job(s: &mut Session, job: Job) {
+    let Some(sub) = s.subscribed.as_mut() else {
+        return;
+    };
+    if let Some((extranonce1, size)) = s.next_extranonce.take() {
+        sub.extranonce1 = extranonce1;
+        sub.extranonce2_size = size;
+        // Shares of older jobs carry the old extranonce1: none of them is valid now.
+        s.jobs.clear();
+    }
+    if job.clean {
+        s.jobs.clear();
+        s.clean = true;
+    }
+    s.jobs.retain(|j| *j != job.id);
+    s.jobs.push_back(job.id.clone());
+    while s.jobs.len() > MAX_JOBS {
+        s.jobs.pop_front();
+    }
+    s.current = Some(Current {
+        difficulty: s.difficulty,
+        extranonce1: sub.extranonce1.clone(),
+        extranonce2_size: sub.extranonce2_size,
+        job,
+    });
+    s.dirty = true;
+    s.last_job = Instant::now();
+}
+
+fn make_work(s: &Session, c: &Current, clean: bool) -> Work {
+    let job = &c.job;
+    Work {
+        id: format!("{}/{}", s.pool, job.id),
+        prev_hash: bitcoin::BlockHash::from_byte_array(job.prev_hash),
+        version: job.version,
+        version_mask: s.rolling_mask.unwrap_or(0),
+        time: BlockTime::fixed(job.time),
+        bits: CompactTarget::from_consensus(job.bits),
+        share_target: protocol::difficulty_target(c.difficulty)
+            .expect("difficulties are checked when they arrive"),
+        merkle: MerkleShape::Coinbase {
+            coinb1: job.coinb1.clone(),
+            extranonce1: c.extranonce1.clone(),
+            extranonce2_size: c.extranonce2_size,
+            coinb2: job.coinb2.clone(),
+            branch: job.branch.clone(),
+        },
+        clean,
+        context: Some(Arc::new(JobContext {
+            pool: s.pool,
+            session: s.id,
+            job: job.id.clone(),
+            difficulty: c.difficulty,
+            extranonce1: c.extranonce1.clone(),
+        })),
+    }
+}
+
+/// A connection's reader thread: connects, hands the writing half over, then parses lines
+/// until the connection ends.
+fn read_loop(
+    session: u64,
+    url: &PoolUrl,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    timeout: Duration,
+    tx: &mpsc::Sender<Event>,
+) {
+    let (mut reader, writer) = match transport::connect(url, tls, timeout) {
+        Ok(halves) => halves,
+        Err(reason) => {
+            let _ = tx.send(Event::Closed { session, reason });
+            return;
+        }
+    };
+    if tx.send(Event::Connected { session, writer }).is_err() {
+        return;
+    }
+    loop {
+        let message = match reader.line() {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(line) => protocol::parse(&line)
+                    .map_err(|e| ProtocolError(format!("{e}: {}", protocol::clip(&line, 120)))),
+                Err(_) => Err(ProtocolError("a line that is not UTF-8".into())),
+            },
+            Err(e) => {
+                let reason = match e {
+                    ReadError::TooLong => format!("{e}; dropping the connection"),
+                    e => e.to_string(),
+                };
+                let _ = tx.send(Event::Closed { session, reason });
+                return;
+            }
+        };
+        if tx.send(Event::Line { session, message }).is_err() {
+            return;
+        }
+    }
+}
