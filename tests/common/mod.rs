@@ -5,6 +5,7 @@ pub mod bcoin;
 pub mod miner;
 pub mod pool;
 pub mod stub;
+pub mod sv2;
 pub mod tls;
 
 use hashrig::backend::cpu::{Kernel, KernelKind};
