@@ -31,6 +31,8 @@ pub struct Found {
     /// Index of the backend (in the order given to [`Dispatcher::run`]).
     pub backend: usize,
     pub candidate: Candidate,
+    /// When the backend reported it (the start of the submit path).
+    pub at: Instant,
 }
 
 /// What the workers tell the mining loop.
@@ -280,6 +282,7 @@ impl Dispatcher {
                 epoch: a.current.epoch,
                 backend: index,
                 candidate,
+                at: Instant::now(),
             }));
         }
     }
@@ -309,6 +312,7 @@ mod tests {
                 nonce: 0,
                 digest: [0; 32],
             },
+            at: Instant::now(),
         };
         let a = found(1);
         assert!(!d.is_stale(&a));

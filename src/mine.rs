@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use crate::backend::Backend;
 use crate::dispatch::{DispatchEvent, Dispatcher, Found};
-use crate::source::{Link, Outcome, OutcomeKind, Solution, Source, SourceError, SourceEvent};
+use crate::source::{
+    Link, Outcome, OutcomeKind, Solution, SolutionSink, Source, SourceError, SourceEvent,
+};
 use crate::stats::{format_hashrate, Stats};
 use crate::verify::Verifier;
 
@@ -125,8 +127,17 @@ pub fn run(
             if last_rate.0.elapsed() >= RATE_EVERY {
                 let hashes = stats.hashes();
                 let rate = (hashes - last_rate.1) as f64 / last_rate.0.elapsed().as_secs_f64();
+                let pool = match stats
+                    .pools()
+                    .iter()
+                    .position(|p| p.in_use.load(Ordering::Relaxed))
+                {
+                    Some(i) => format!(" | pool {i} difficulty {}", stats.pools()[i].difficulty()),
+                    None if !stats.pools().is_empty() => " | no pool".to_string(),
+                    None => String::new(),
+                };
                 eprintln!(
-                    "hash rate {} | accepted {} rejected {} stale {} | hw errors {}",
+                    "hash rate {} | accepted {} rejected {} stale {} | hw errors {}{pool}",
                     format_hashrate(rate),
                     Stats::get(&stats.accepted),
                     Stats::get(&stats.rejected),
@@ -168,7 +179,7 @@ struct Loop<'s> {
     stats: &'s Arc<Stats>,
     verifier: Verifier,
     /// `None` once closed at exit.
-    solutions: Option<mpsc::Sender<Solution>>,
+    solutions: Option<SolutionSink>,
     limits: Limits,
 }
 
@@ -210,11 +221,12 @@ impl Loop<'_> {
             work: found.work,
             roll: found.roll,
             share,
+            found_at: found.at,
         };
         let sent = self
             .solutions
-            .as_ref()
-            .is_some_and(|tx| tx.send(solution).is_ok());
+            .as_mut()
+            .is_some_and(|sink| sink.send(solution).is_ok());
         if !sent {
             eprintln!(
                 "error: a verified solution (hash {}) could not be handed to the source, which has ended",
@@ -314,7 +326,7 @@ mod tests {
                 }
             });
             Ok(Running {
-                solutions: tx,
+                solutions: SolutionSink::channel(tx),
                 threads: vec![thread],
             })
         }

@@ -58,6 +58,10 @@ pub struct PoolStats {
     pub failovers: AtomicU64,
     /// True while this pool's work is being mined.
     pub in_use: AtomicBool,
+    /// Submit path: from a backend reporting a share to its line written to the pool.
+    submits: AtomicU64,
+    submit_nanos: AtomicU64,
+    max_submit_nanos: AtomicU64,
     /// The share difficulty of the work being mined (f64 bits).
     difficulty: AtomicU64,
     /// Sum of the difficulties of accepted shares (f64; for the effective hash rate).
@@ -77,6 +81,9 @@ impl PoolStats {
             connects: AtomicU64::new(0),
             failovers: AtomicU64::new(0),
             in_use: AtomicBool::new(false),
+            submits: AtomicU64::new(0),
+            submit_nanos: AtomicU64::new(0),
+            max_submit_nanos: AtomicU64::new(0),
             difficulty: AtomicU64::new(0),
             accepted_difficulty: Mutex::new(0.0),
             rejected_by_reason: Mutex::new(BTreeMap::new()),
@@ -99,6 +106,23 @@ impl PoolStats {
             .accepted_difficulty
             .lock()
             .expect("no panic while held") += difficulty;
+    }
+
+    /// A share went out `latency` after its backend reported it.
+    pub fn record_submit(&self, latency: Duration) {
+        let nanos = latency.as_nanos() as u64;
+        Stats::add(&self.submits, 1);
+        Stats::add(&self.submit_nanos, nanos);
+        self.max_submit_nanos.fetch_max(nanos, Ordering::Relaxed);
+    }
+
+    /// (mean, max) of the submit path so far.
+    pub fn submit_latency(&self) -> (Duration, Duration) {
+        let n = Stats::get(&self.submits).max(1);
+        (
+            Duration::from_nanos(Stats::get(&self.submit_nanos) / n),
+            Duration::from_nanos(Stats::get(&self.max_submit_nanos)),
+        )
     }
 
     pub fn reject(&self, reason: &str) {
@@ -211,7 +235,7 @@ impl Stats {
                     .map(|(reason, n)| format!("{reason:?}: {n}"))
                     .collect();
                 format!(
-                    "pool {i} {}: accepted {} rejected {}{} stale {} unanswered {} block_candidates {} difficulty {} connects {} failovers {} in_use {} effective {}",
+                    "pool {i} {}: accepted {} rejected {}{} stale {} unanswered {} block_candidates {} difficulty {} connects {} failovers {} in_use {} effective {} submit_ms_mean {:.3} submit_ms_max {:.3}",
                     p.url,
                     Self::get(&p.accepted),
                     Self::get(&p.rejected),
@@ -228,6 +252,8 @@ impl Stats {
                     Self::get(&p.failovers),
                     p.in_use.load(Ordering::Relaxed),
                     format_hashrate(p.effective_hashrate(elapsed)),
+                    p.submit_latency().0.as_secs_f64() * 1000.0,
+                    p.submit_latency().1.as_secs_f64() * 1000.0,
                 )
             })
             .collect()

@@ -93,6 +93,13 @@ fn shares_are_accepted_with_rolled_version_bits() -> common::Outcome {
     }
     assert_eq!(pool_field(&stderr, 0, "accepted"), r.accepted() as f64);
     assert_eq!(pool_field(&stderr, 0, "connects"), 1.0);
+    // The submit path (backend report to the line on the socket) is measured.
+    let max = pool_field(&stderr, 0, "submit_ms_max");
+    eprintln!(
+        "submit path: mean {} ms, max {max} ms",
+        pool_field(&stderr, 0, "submit_ms_mean")
+    );
+    assert!(max > 0.0, "{stderr}");
     assert!(stderr.contains("version rolling mask 1fffe000"), "{stderr}");
     Ok(())
 }
@@ -366,6 +373,88 @@ fn an_abrupt_close_reconnects() -> common::Outcome {
         stderr.contains("the connection ended before the pool answered"),
         "{stderr}"
     );
+    assert!(common::miner::summary_field(common::miner::summary(&stderr), "unanswered") >= 1.0);
+    Ok(())
+}
+
+fn a_reconnect_offers_the_last_session_id_back() -> common::Outcome {
+    let pool = Pool::start(|n, c: &mut Conn| {
+        if n == 0 {
+            if c.handshake() {
+                c.close();
+            }
+        } else {
+            c.honest();
+        }
+    });
+    let (_, stderr, ok) = mine(&[pool.url()], &["--shares", "1"]);
+    assert!(ok, "{stderr}");
+    let subscribes: Vec<(usize, Value)> = pool
+        .record
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["method"] == "mining.subscribe")
+        .cloned()
+        .collect();
+    assert_eq!(subscribes[0].1["params"].as_array().unwrap().len(), 1);
+    // The first connection's notify subscription id ("s0") comes back on the second.
+    assert_eq!(subscribes[1].0, 1);
+    assert_eq!(subscribes[1].1["params"][1], "s0", "{subscribes:?}");
+    Ok(())
+}
+
+fn an_old_pool_that_drops_mining_configure_is_mined_without_it() -> common::Outcome {
+    let pool = Pool::start(|n, c: &mut Conn| {
+        if n == 0 {
+            // Old servers close the connection on a method they do not know.
+            if let Some(req) = c.recv(Duration::from_secs(5)) {
+                assert_eq!(req["method"], "mining.configure");
+            }
+            c.close();
+        } else {
+            c.honest();
+        }
+    });
+    let (_, stderr, ok) = mine(&[pool.url()], &["--shares", "2"]);
+    assert!(ok, "{stderr}");
+    let requests = pool.record.requests.lock().unwrap().clone();
+    let first_of = |conn: usize| {
+        requests
+            .iter()
+            .find(|(n, _)| *n == conn)
+            .map(|(_, r)| r["method"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(
+        first_of(1).as_deref(),
+        Some("mining.subscribe"),
+        "{requests:?}"
+    );
+    assert!(stderr.contains("no version rolling"), "{stderr}");
+    Ok(())
+}
+
+fn the_password_can_come_from_the_environment() -> common::Outcome {
+    let pool = honest_pool();
+    let out = common::miner::hashrig()
+        .args(args(&[pool.url()], &["--shares", "1"]))
+        .env("HASHRIG_POOL_PASSWORD", "s3cret")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = pool.record.requests.lock().unwrap().clone();
+    let authorize = requests
+        .iter()
+        .find(|(_, r)| r["method"] == "mining.authorize")
+        .unwrap();
+    assert_eq!(authorize.1["params"], json!(["worker.1", "s3cret"]));
+    // The password is in no log line.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret"));
     Ok(())
 }
 
@@ -584,6 +673,9 @@ tests!(
     a_pool_that_does_not_answer_subscribe_is_left,
     a_silent_pool_is_left,
     an_abrupt_close_reconnects,
+    a_reconnect_offers_the_last_session_id_back,
+    an_old_pool_that_drops_mining_configure_is_mined_without_it,
+    the_password_can_come_from_the_environment,
     a_flood_of_notifies_is_coalesced,
     a_refused_login_fails_over_to_the_next_pool,
     failover_and_return_to_the_primary,

@@ -25,6 +25,8 @@ pub struct Solution {
     pub work: Arc<Work>,
     pub roll: Roll,
     pub share: Share,
+    /// When a backend reported it: a source measures its submit path from here.
+    pub found_at: std::time::Instant,
 }
 
 /// What became of a solution (or of one found by an earlier run).
@@ -143,11 +145,56 @@ impl Link {
     }
 }
 
-/// A started source: where solutions go, and the threads to join at exit (after the solution
-/// channel is closed, each finishes what it was given: a found block is journaled and sent).
+/// A started source: where solutions go, and the threads to join at exit (after the sink is
+/// closed, each finishes what it was given: a found block is journaled and sent).
 pub struct Running {
-    pub solutions: mpsc::Sender<Solution>,
+    pub solutions: SolutionSink,
     pub threads: Vec<JoinHandle<()>>,
+}
+
+type SendFn = Box<dyn FnMut(Solution) -> Result<(), Box<Solution>> + Send>;
+type CloseFn = Box<dyn FnOnce() + Send>;
+
+/// Where the mining loop hands verified solutions to a source: straight into the source's
+/// own event channel (no extra thread hop). Dropping it tells the source that no more come.
+pub struct SolutionSink {
+    send: SendFn,
+    close: Option<CloseFn>,
+}
+
+impl SolutionSink {
+    /// A sink that sends into `tx` (closed by dropping it).
+    pub fn channel(tx: mpsc::Sender<Solution>) -> Self {
+        SolutionSink {
+            send: Box::new(move |s| tx.send(s).map_err(|e| Box::new(e.0))),
+            close: None,
+        }
+    }
+
+    /// A sink made of `send` (gives the solution back when the source is gone) and `close`
+    /// (run once, when the sink is dropped).
+    pub fn new(
+        send: impl FnMut(Solution) -> Result<(), Box<Solution>> + Send + 'static,
+        close: impl FnOnce() + Send + 'static,
+    ) -> Self {
+        SolutionSink {
+            send: Box::new(send),
+            close: Some(Box::new(close)),
+        }
+    }
+
+    /// Hands `solution` over; it comes back when the source has ended.
+    pub fn send(&mut self, solution: Solution) -> Result<(), Box<Solution>> {
+        (self.send)(solution)
+    }
+}
+
+impl Drop for SolutionSink {
+    fn drop(&mut self) {
+        if let Some(close) = self.close.take() {
+            close();
+        }
+    }
 }
 
 /// A work source.

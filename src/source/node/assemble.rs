@@ -171,6 +171,7 @@ mod tests {
                 header,
                 digest: reference_digest(header.as_bytes()),
             },
+            found_at: std::time::Instant::now(),
         }
     }
 

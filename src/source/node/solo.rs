@@ -15,7 +15,9 @@ use super::journal::{FoundBlock, Journal};
 use super::{Node, NodeError, RpcError, SubmitOutcome};
 use crate::chain::block::{block_hex, Template};
 use crate::chain::{CompactTarget, Target};
-use crate::source::{Link, Outcome, OutcomeKind, Running, Solution, Source, SourceError};
+use crate::source::{
+    Link, Outcome, OutcomeKind, Running, Solution, SolutionSink, Source, SourceError,
+};
 
 /// Where the coinbase pays.
 #[derive(Clone, Debug)]
@@ -183,7 +185,7 @@ impl Source for NodeSource {
         })?
         else {
             return Ok(Running {
-                solutions: tx,
+                solutions: SolutionSink::channel(tx),
                 threads: vec![],
             });
         };
@@ -227,7 +229,7 @@ impl Source for NodeSource {
             .name("hashrig-templates".into())
             .spawn(move || template_loop(&shared, poll))?;
         Ok(Running {
-            solutions: tx,
+            solutions: SolutionSink::channel(tx),
             threads,
         })
     }

@@ -24,7 +24,9 @@ use bitcoin::hashes::Hash;
 use serde_json::Value;
 
 use crate::chain::{hash_meets, CompactTarget};
-use crate::source::{Link, Outcome, OutcomeKind, Running, Solution, Source, SourceError};
+use crate::source::{
+    Link, Outcome, OutcomeKind, Running, Solution, SolutionSink, Source, SourceError,
+};
 use crate::stats::{PoolStats, Stats};
 use crate::work::{BlockTime, MerkleShape, Work};
 use protocol::{request, Incoming, Job, ProtocolError, Subscribed};
@@ -104,25 +106,28 @@ impl Source for StratumSource {
         link.stats()
             .register_pools(self.pools.iter().map(|p| p.url.to_string()));
         let (tx, rx) = mpsc::channel::<Event>();
-        let (solutions, solution_rx) = mpsc::channel::<Solution>();
-        let forward = tx.clone();
-        let forwarder = std::thread::Builder::new()
-            .name("hashrig-pool-shares".into())
-            .spawn(move || {
-                for solution in solution_rx {
-                    if forward.send(Event::Solution(Box::new(solution))).is_err() {
-                        return;
-                    }
-                }
-                let _ = forward.send(Event::SolutionsClosed);
-            })?;
+        // Solutions go straight into the manager's channel: one hop from the mining loop.
+        let (share_tx, close_tx) = (tx.clone(), tx.clone());
+        let solutions = SolutionSink::new(
+            move |s| {
+                share_tx
+                    .send(Event::Solution(Box::new(s)))
+                    .map_err(|e| match e.0 {
+                        Event::Solution(s) => s,
+                        _ => unreachable!("only solutions are sent here"),
+                    })
+            },
+            move || {
+                let _ = close_tx.send(Event::SolutionsClosed);
+            },
+        );
         let manager = Manager::new(self.pools, self.options, link, tx, rx);
         let manager = std::thread::Builder::new()
             .name("hashrig-pools".into())
             .spawn(move || manager.run())?;
         Ok(Running {
             solutions,
-            threads: vec![forwarder, manager],
+            threads: vec![manager],
         })
     }
 }
@@ -488,9 +493,13 @@ impl Manager {
         let name = self.name(pool);
         let was_active = self.active == Some(id);
         let state = &mut self.state[pool];
-        // Closed right after mining.configure: some old pools do that for unknown methods.
-        if s.configure_sent && s.phase == Phase::Subscribing && reason.contains("closed") {
-            state.skip_configure = true;
+        // Closed before answering anything: some old pools do that to mining.configure (an
+        // unknown method to them). Try once without it; if that dies the same way too, the
+        // pool is just flaky and the next try sends it again.
+        let unanswered = s.phase == Phase::Subscribing
+            && s.requests.values().any(|r| matches!(r, Request::Subscribe));
+        if unanswered && (reason.contains("closed") || reason.contains("reset")) {
+            state.skip_configure = s.configure_sent;
         }
         state.retry_at = Instant::now() + state.backoff;
         state.backoff = (state.backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);
@@ -901,36 +910,38 @@ impl Manager {
             tracing::warn!("a solution without a pool job context was dropped");
             return;
         };
-        let pool = ctx.pool;
-        let block_target = solution.work.block_target();
-        if hash_meets(&solution.share.digest, &block_target) {
-            Stats::add(&self.pool_stats(pool).block_candidates, 1);
-            eprintln!(
-                "block candidate: share {} of job {} on {} also meets the network target (the pool submits the block); header {}",
-                solution.share.hash_hex(),
-                ctx.job,
-                self.name(pool),
-                solution.share.header
-            );
-        }
+        let (pool, session) = (ctx.pool, ctx.session);
+        let candidate =
+            hash_meets(&solution.share.digest, &solution.work.block_target()).then(|| {
+                (
+                    solution.share.hash_hex(),
+                    ctx.job.clone(),
+                    solution.share.header,
+                )
+            });
         let ready = self
             .sessions
-            .get(&ctx.session)
+            .get(&session)
             .is_some_and(|s| s.phase == Phase::Ready && s.writer.is_some());
-        if !ready {
-            let orphans = &mut self.state[pool].orphans;
-            if orphans.len() < MAX_ORPHANS {
-                orphans.push(solution);
-            } else {
-                self.stale(
-                    pool,
-                    &solution,
-                    "the pool is away and too many shares wait for it",
-                );
-            }
-            return;
+        if ready {
+            self.submit(session, solution, false);
+        } else if self.state[pool].orphans.len() < MAX_ORPHANS {
+            self.state[pool].orphans.push(solution);
+        } else {
+            self.stale(
+                pool,
+                &solution,
+                "the pool is away and too many shares wait for it",
+            );
         }
-        self.submit(ctx.session, solution, false);
+        // Logged after the share is on its way.
+        if let Some((hash, job, header)) = candidate {
+            Stats::add(&self.pool_stats(pool).block_candidates, 1);
+            eprintln!(
+                "block candidate: share {hash} of job {job} on {} also meets the network target (the pool submits the block); header {header}",
+                self.name(pool),
+            );
+        }
     }
 
     /// Sends `solution` on `session`; `resumed` for a share of the session this one
@@ -982,10 +993,17 @@ impl Manager {
                 sent: Instant::now(),
             }),
         );
-        if let Err(e) = sent {
-            let pool = s.pool;
-            self.state[pool].orphans.push(solution);
-            self.fail(session, &e);
+        match sent {
+            Ok(()) => {
+                if !resumed {
+                    self.stats.pools()[s.pool].record_submit(solution.found_at.elapsed());
+                }
+            }
+            Err(e) => {
+                let pool = s.pool;
+                self.state[pool].orphans.push(solution);
+                self.fail(session, &e);
+            }
         }
     }
 
