@@ -166,12 +166,20 @@ fn failover_to_the_secondary_translator_and_back() -> common::Outcome {
     // counted as stale, rejected or unanswered.
     let line = summary(&stderr);
     let accepted = summary_field(line, "accepted");
-    let tp = stack.tp.log_text();
-    let submitted = tp
-        .lines()
-        .filter(|l| l.starts_with("tp: submitted block"))
-        .count() as f64;
-    assert_eq!(submitted, accepted, "{stderr}\n{tp}");
+    let submitted = || {
+        stack
+            .tp
+            .log_text()
+            .lines()
+            .filter(|l| l.starts_with("tp: submitted block"))
+            .count() as f64
+    };
+    // The pool may still be passing the last one on.
+    let until = Instant::now() + Duration::from_secs(10);
+    while submitted() < accepted && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(submitted(), accepted, "{stderr}\n{}", stack.tp.log_text());
     let candidates = candidates(&stderr).len() as f64;
     let accounted = accepted
         + summary_field(line, "rejected")
