@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::miner::{run, spawn, stop, summary, summary_field};
+use common::miner::{pool_field, run, spawn, stop, summary, summary_field};
 use common::sv2::Stack;
 
 const ACCEPTED: &str = "sv2_client_shares_accepted_total";
@@ -49,14 +49,6 @@ fn candidates(stderr: &str) -> Vec<String> {
         .filter_map(|l| l.split_whitespace().next())
         .map(str::to_string)
         .collect()
-}
-
-fn pool_field(stderr: &str, n: usize, name: &str) -> f64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with(&format!("pool {n} ")) && l.contains(" connects "))
-        .unwrap_or_else(|| panic!("no summary line for pool {n}:\n{stderr}"));
-    summary_field(line, name)
 }
 
 fn shares_through_translator_with_version_rolling_are_blocks_on_bcoin() -> common::Outcome {

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::miner::{run, spawn};
+use common::miner::{pool_field, run, spawn};
 use common::pool::{honest_pool, Conn, Pool, Record, EASY, MASK};
 use serde_json::{json, Value};
 
@@ -52,15 +52,6 @@ fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
         assert!(Instant::now() < until, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// A field of the summary's line for pool `n`.
-fn pool_field(stderr: &str, n: usize, name: &str) -> f64 {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with(&format!("pool {n} ")) && l.contains(" connects "))
-        .unwrap_or_else(|| panic!("no summary line for pool {n}:\n{stderr}"));
-    common::miner::summary_field(line, name)
 }
 
 fn shares_are_accepted_with_rolled_version_bits() -> common::Outcome {

@@ -129,3 +129,12 @@ pub fn stop(child: &mut Child) {
         .unwrap();
     assert!(status.success());
 }
+
+/// A field of the summary's line for pool `n` (`pool N URL: accepted ...`).
+pub fn pool_field(stderr: &str, n: usize, name: &str) -> f64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with(&format!("pool {n} ")) && l.contains(" connects "))
+        .unwrap_or_else(|| panic!("no summary line for pool {n}:\n{stderr}"));
+    summary_field(line, name)
+}
