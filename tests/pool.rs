@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::miner::{pool_field, run, spawn, stop, summary, summary_field};
+use common::miner::{pool_field, run, spawn, stop, summary, summary_field, wait_for};
 use common::sv2::Stack;
 
 const ACCEPTED: &str = "sv2_client_shares_accepted_total";
@@ -103,14 +103,6 @@ fn shares_through_translator_with_version_rolling_are_blocks_on_bcoin() -> commo
         .count();
     assert!(rolled > 0, "no block with rolled version bits: {blocks:?}");
     Ok(())
-}
-
-fn wait(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let until = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn failover_to_the_secondary_translator_and_back() -> common::Outcome {

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::miner::{pool_field, run, spawn};
+use common::miner::{pool_field, run, spawn, wait_for};
 use common::pool::{honest_pool, Conn, Pool, Record, EASY, MASK};
 use serde_json::{json, Value};
 
@@ -44,14 +44,6 @@ fn mine(pools: &[String], extra: &[&str]) -> (String, String, bool) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
         out.status.success(),
     )
-}
-
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let until = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn shares_are_accepted_with_rolled_version_bits() -> common::Outcome {

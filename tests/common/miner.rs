@@ -138,3 +138,12 @@ pub fn pool_field(stderr: &str, n: usize, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no summary line for pool {n}:\n{stderr}"));
     summary_field(line, name)
 }
+
+/// Polls `ok` every 20 ms until it holds; panics naming `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let until = Instant::now() + limit;
+    while !ok() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
