@@ -114,7 +114,7 @@ fn failover_to_the_secondary_translator_and_back() -> common::Outcome {
         &[url(primary.port), url(secondary.port)],
         &["--pool-failback", "2", "--duration", "100"],
     ));
-    wait(
+    wait_for(
         "shares through the primary",
         Duration::from_secs(30),
         || on("primary") >= 2.0,
@@ -122,7 +122,7 @@ fn failover_to_the_secondary_translator_and_back() -> common::Outcome {
     // The primary dies (SIGKILL) while mining.
     primary.kill();
     let died = Instant::now();
-    wait(
+    wait_for(
         "shares through the secondary",
         Duration::from_secs(30),
         || on("secondary") >= 2.0,
@@ -130,7 +130,7 @@ fn failover_to_the_secondary_translator_and_back() -> common::Outcome {
     let moved = died.elapsed();
     primary.restart();
     let before = on("primary");
-    wait(
+    wait_for(
         "shares through the primary again",
         Duration::from_secs(40),
         || on("primary") >= before + 2.0,
