@@ -68,6 +68,14 @@ pub struct MineArgs {
     /// start a CPU at a difficulty it cannot reach.
     #[arg(long, value_name = "D", requires = "pool")]
     pub suggest_difficulty: Option<f64>,
+    /// Stratum V2 pool: the channel to open: standard (header-only; devices roll version
+    /// bits and ntime) or extended (the coinbase is built here and extranonce rolled too).
+    #[arg(long, value_enum, default_value_t = Sv2Channel::Standard)]
+    pub sv2_channel: Sv2Channel,
+    /// Stratum V2 pool: the nominal hash rate to announce, e.g. 80M or 6.5G (H/s; default:
+    /// measured, announced again with UpdateChannel when it moves by 2x).
+    #[arg(long, value_name = "RATE", requires = "pool")]
+    pub hashrate: Option<String>,
     /// Pool: follow client.reconnect to another host (a new port on the same host is
     /// always followed).
     #[arg(long, requires = "pool")]
@@ -131,6 +139,12 @@ pub struct DevicesArgs {
     /// One JSON array on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sv2Channel {
+    Standard,
+    Extended,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,6 +11,7 @@ use hashrig::bench::BenchConfig;
 use hashrig::mine::Limits;
 use hashrig::source::node::{Auth, Journal, Node, NodeSource, Payout, RpcClient};
 use hashrig::source::stratum::transport::tls_config;
+use hashrig::source::stratum::v2::ChannelKind;
 use hashrig::source::stratum::{PoolConfig, PoolUrl, StratumOptions, StratumSource};
 use hashrig::source::Source;
 
@@ -175,8 +176,32 @@ fn pool_source(args: &cli::MineArgs) -> Result<StratumSource> {
             suggest_difficulty: args.suggest_difficulty,
             allow_redirect: args.pool_redirect,
             tls,
+            channel: match args.sv2_channel {
+                cli::Sv2Channel::Standard => ChannelKind::Standard,
+                cli::Sv2Channel::Extended => ChannelKind::Extended,
+            },
+            hash_rate: args.hashrate.as_deref().map(parse_rate).transpose()?,
         },
     ))
+}
+
+/// "80M", "6.5G", "1e9" -> hashes per second.
+fn parse_rate(text: &str) -> Result<f64> {
+    let t = text.trim().trim_end_matches("H/s").trim_end_matches('H');
+    let (number, scale) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('G') => (&t[..t.len() - 1], 1e9),
+        Some('T') => (&t[..t.len() - 1], 1e12),
+        Some('P') => (&t[..t.len() - 1], 1e15),
+        _ => (t, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 && n * scale < 1e21 => Ok(n * scale),
+        _ => Err(usage(format!(
+            "--hashrate {text:?} is not a hash rate (e.g. 80M or 6.5G)"
+        ))),
+    }
 }
 
 fn node_source(node: &str, args: &cli::MineArgs) -> Result<NodeSource> {

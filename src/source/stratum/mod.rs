@@ -13,6 +13,8 @@
 
 pub mod protocol;
 pub mod transport;
+pub mod v2;
+mod channel;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -60,6 +62,10 @@ pub struct StratumOptions {
     pub allow_redirect: bool,
     /// TLS roots for `stratum+ssl` pools.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Stratum V2: the kind of channel to open.
+    pub channel: v2::ChannelKind,
+    /// Stratum V2: the nominal hash rate to announce (H/s); measured when not given.
+    pub hash_rate: Option<f64>,
 }
 
 impl Default for StratumOptions {
@@ -71,6 +77,8 @@ impl Default for StratumOptions {
             suggest_difficulty: None,
             allow_redirect: false,
             tls: None,
+            channel: v2::ChannelKind::Standard,
+            hash_rate: None,
         }
     }
 }
@@ -142,10 +150,30 @@ struct JobContext {
     extranonce1: Vec<u8>,
 }
 
+/// A session's writing half.
+enum Wire {
+    V1(Writer),
+    V2(v2::V2Writer),
+}
+
+impl Wire {
+    fn close(&mut self) {
+        match self {
+            Wire::V1(w) => w.close(),
+            Wire::V2(w) => w.close(),
+        }
+    }
+}
+
 enum Event {
     Connected {
         session: u64,
-        writer: Writer,
+        writer: Wire,
+    },
+    /// A decoded Stratum V2 message (or why a frame was refused).
+    Frame {
+        session: u64,
+        message: Result<v2::V2In, String>,
     },
     /// A parsed line (or what was wrong with it).
     Line {
@@ -196,7 +224,9 @@ struct Session {
     id: u64,
     pool: usize,
     url: PoolUrl,
-    writer: Option<Writer>,
+    writer: Option<Wire>,
+    /// The Stratum V2 channel state (`None` for a v1 session).
+    v2: Option<Box<channel::V2Session>>,
     phase: Phase,
     started: Instant,
     next_id: u64,
@@ -223,11 +253,17 @@ struct Session {
 impl Session {
     fn send(&mut self, line: &str) -> Result<(), String> {
         match self.writer.as_mut() {
-            Some(w) => w
+            Some(Wire::V1(w)) => w
                 .send(line)
                 .map_err(|e| format!("writing to the pool: {e}")),
+            Some(Wire::V2(_)) => Err("a v1 message on a v2 session".into()),
             None => Err("not connected".into()),
         }
+    }
+
+    /// True once the session has work to mine.
+    fn has_work(&self) -> bool {
+        self.current.is_some() || self.v2.as_ref().is_some_and(|v| v.active.is_some())
     }
 
     fn request(&mut self, make: impl FnOnce(u64) -> String, kind: Request) -> Result<(), String> {
@@ -265,6 +301,8 @@ struct PoolState {
     /// Shares for a session that ended, kept until the pool's next session says whether
     /// it resumed.
     orphans: Vec<Solution>,
+    /// A V2 pool whose certificate was not signed by its authority key.
+    untrusted: bool,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -309,6 +347,7 @@ impl Manager {
                 skip_configure: false,
                 redirect: None,
                 orphans: Vec::new(),
+                untrusted: false,
             })
             .collect();
         Manager {
@@ -359,6 +398,7 @@ impl Manager {
             if !self.link.stopping() {
                 self.connect_if_needed();
                 self.failback();
+                self.v2_housekeeping();
             }
         }
         self.finish();
@@ -370,6 +410,10 @@ impl Manager {
             Event::Line { session, message } => match message {
                 Ok(m) => self.message(session, m),
                 Err(e) => self.bad_line(session, e),
+            },
+            Event::Frame { session, message } => match message {
+                Ok(m) => self.frame(session, m),
+                Err(e) => self.fail(session, &e),
             },
             Event::Closed { session, reason } => self.fail(session, &reason),
             Event::Solution(s) => self.solution(*s),
@@ -383,7 +427,7 @@ impl Manager {
     /// being connected.
     fn connect_if_needed(&mut self) {
         // Mining, or a session on its way to its first job.
-        if self.active.is_some() || self.sessions.values().any(|s| s.current.is_none()) {
+        if self.active.is_some() || self.sessions.values().any(|s| !s.has_work()) {
             return;
         }
         let now = Instant::now();
@@ -427,6 +471,7 @@ impl Manager {
             pool,
             url: url.clone(),
             writer: None,
+            v2: url.v2.map(|_| Box::new(channel::V2Session::new(self.options.channel))),
             phase: Phase::Connecting,
             started: Instant::now(),
             next_id: 1,
@@ -457,12 +502,16 @@ impl Manager {
         }
     }
 
-    fn connected(&mut self, id: u64, writer: Writer) {
+    fn connected(&mut self, id: u64, writer: Wire) {
         let Some(s) = self.sessions.get_mut(&id) else {
             let mut writer = writer;
             writer.close();
             return;
         };
+        if matches!(writer, Wire::V2(_)) {
+            s.writer = Some(writer);
+            return self.v2_connected(id);
+        }
         s.writer = Some(writer);
         s.phase = Phase::Subscribing;
         let state = &self.state[s.pool];
@@ -506,6 +555,12 @@ impl Manager {
         if reason.starts_with("the pool refused the login") {
             state.retry_at = state.retry_at.max(Instant::now() + Duration::from_secs(30));
         }
+        // A V2 pool whose certificate does not check out: not trusted; when no pool can be
+        // trusted, the run ends (a wrong key in the URL is the user's to fix).
+        if reason.starts_with(v2::UNTRUSTED) {
+            state.untrusted = true;
+            state.retry_at = state.retry_at.max(Instant::now() + Duration::from_secs(60));
+        }
         let retry = state.retry_at.saturating_duration_since(Instant::now());
         eprintln!(
             "{name}: {reason}; {}",
@@ -527,6 +582,11 @@ impl Manager {
                     quiet: false,
                 });
             }
+        }
+        if self.state.iter().all(|p| p.untrusted) {
+            self.link.fatal(
+                format!("no pool can be trusted: {name}: {reason}").into(),
+            );
         }
         if was_active {
             self.active = None;
@@ -563,11 +623,17 @@ impl Manager {
                     format!("no new job from the pool for {} s", idle.as_secs_f64()),
                 ));
             }
+            // A V2 pool acknowledges shares in batches (SubmitShares.Success covers every
+            // sequence number up to its last): its submits wait for the batch, or the end of
+            // the connection.
+            let batched = s.v2.is_some();
             let overdue: Vec<u64> = s
                 .requests
                 .iter()
                 .filter_map(|(id, r)| match r {
-                    Request::Submit(sub) if now.duration_since(sub.sent) > answer => Some(*id),
+                    Request::Submit(sub) if !batched && now.duration_since(sub.sent) > answer => {
+                        Some(*id)
+                    }
                     _ => None,
                 })
                 .collect();
@@ -764,6 +830,7 @@ impl Manager {
                 Stats::add(&self.pool_stats(pool).connects, 1);
                 let state = &mut self.state[pool];
                 state.backoff = Duration::ZERO;
+                state.untrusted = false;
                 self.resend_orphans(id);
                 self.promote_best();
             }
@@ -837,7 +904,7 @@ impl Manager {
         let best = self
             .sessions
             .values()
-            .filter(|s| s.phase == Phase::Ready && s.current.is_some())
+            .filter(|s| s.phase == Phase::Ready && s.has_work())
             .min_by_key(|s| s.pool)
             .map(|s| (s.id, s.pool));
         let Some((id, pool)) = best else {
@@ -891,15 +958,18 @@ impl Manager {
         if !s.dirty {
             return;
         }
-        let Some(current) = s.current.clone() else {
+        let clean = s.clean || self.switched;
+        let work = match &s.v2 {
+            Some(v) => v.work(s.pool, s.id, clean),
+            None => s.current.clone().map(|c| make_work(s, &c, clean)),
+        };
+        let Some((work, difficulty)) = work else {
             return;
         };
-        let clean = s.clean || self.switched;
         s.dirty = false;
         s.clean = false;
         self.switched = false;
-        let work = make_work(s, &current, clean);
-        self.stats.pools()[s.pool].set_difficulty(current.difficulty);
+        self.stats.pools()[s.pool].set_difficulty(difficulty);
         self.link.work(work);
     }
 
@@ -950,6 +1020,9 @@ impl Manager {
         let Some(ctx) = context(&solution) else {
             return;
         };
+        if self.sessions.get(&session).is_some_and(|s| s.v2.is_some()) {
+            return self.v2_submit(session, solution, resumed);
+        }
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
@@ -1094,9 +1167,9 @@ fn take_job(s: &mut Session, job: Job) {
     s.last_job = Instant::now();
 }
 
-fn make_work(s: &Session, c: &Current, clean: bool) -> Work {
+fn make_work(s: &Session, c: &Current, clean: bool) -> (Work, f64) {
     let job = &c.job;
-    Work {
+    let work = Work {
         id: format!("{}/{}", s.pool, job.id),
         prev_hash: bitcoin::BlockHash::from_byte_array(job.prev_hash),
         version: job.version,
@@ -1120,7 +1193,8 @@ fn make_work(s: &Session, c: &Current, clean: bool) -> Work {
             difficulty: c.difficulty,
             extranonce1: c.extranonce1.clone(),
         })),
-    }
+    };
+    (work, c.difficulty)
 }
 
 /// A connection's reader thread: connects, hands the writing half over, then parses lines
@@ -1132,6 +1206,9 @@ fn read_loop(
     timeout: Duration,
     tx: &mpsc::Sender<Event>,
 ) {
+    if let Some(key) = url.v2 {
+        return channel::read_loop(session, url, key, timeout, tx);
+    }
     let (mut reader, writer) = match transport::connect(url, tls, timeout) {
         Ok(halves) => halves,
         Err(reason) => {
@@ -1139,6 +1216,7 @@ fn read_loop(
             return;
         }
     };
+    let writer = Wire::V1(writer);
     if tx.send(Event::Connected { session, writer }).is_err() {
         return;
     }

@@ -12,26 +12,35 @@ use rustls::ClientConnection;
 use super::protocol::MAX_LINE;
 
 /// A pool address: `stratum+tcp://host:port` or `stratum+ssl://host:port` (also
-/// `stratum+tls://`, and `tcp://`/`ssl://`/`tls://`).
+/// `stratum+tls://`, and `tcp://`/`ssl://`/`tls://`) for Stratum v1;
+/// `stratum2+tcp://host:port/AUTHORITY_KEY` for Stratum V2.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolUrl {
     pub tls: bool,
     pub host: String,
     pub port: u16,
+    /// Stratum V2: the pool's authority public key (its certificate must be signed by it).
+    pub v2: Option<super::v2::AuthorityKey>,
+    /// The key as given (for display).
+    key_text: Option<String>,
 }
 
 impl std::fmt::Display for PoolUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let scheme = if self.tls {
-            "stratum+ssl"
-        } else {
-            "stratum+tcp"
+        let scheme = match (&self.v2, self.tls) {
+            (Some(_), _) => "stratum2+tcp",
+            (None, true) => "stratum+ssl",
+            (None, false) => "stratum+tcp",
         };
         if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)?;
         } else {
-            write!(f, "{scheme}://{}:{}", self.host, self.port)
+            write!(f, "{scheme}://{}:{}", self.host, self.port)?;
         }
+        if let Some(key) = &self.key_text {
+            write!(f, "/{key}")?;
+        }
+        Ok(())
     }
 }
 
@@ -40,14 +49,15 @@ impl std::str::FromStr for PoolUrl {
 
     fn from_str(url: &str) -> Result<Self, String> {
         let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-            format!("{url:?}: expected stratum+tcp://HOST:PORT or stratum+ssl://HOST:PORT")
+            format!("{url:?}: expected stratum+tcp://HOST:PORT, stratum+ssl://HOST:PORT or stratum2+tcp://HOST:PORT/AUTHORITY_KEY")
         })?;
-        let tls = match scheme.to_ascii_lowercase().as_str() {
-            "stratum+tcp" | "stratum" | "tcp" => false,
-            "stratum+ssl" | "stratum+tls" | "ssl" | "tls" => true,
+        let (tls, v2) = match scheme.to_ascii_lowercase().as_str() {
+            "stratum+tcp" | "stratum" | "tcp" => (false, false),
+            "stratum+ssl" | "stratum+tls" | "ssl" | "tls" => (true, false),
+            "stratum2+tcp" | "stratum2" | "sv2" => (false, true),
             other => {
                 return Err(format!(
-                    "{url:?}: unknown scheme {other:?} (stratum+tcp or stratum+ssl)"
+                    "{url:?}: unknown scheme {other:?} (stratum+tcp, stratum+ssl or stratum2+tcp)"
                 ))
             }
         };
@@ -56,14 +66,31 @@ impl std::str::FromStr for PoolUrl {
                 "{url:?}: give the user with --user and the password with --password, not in the URL"
             ));
         }
-        let rest = rest.trim_end_matches('/');
-        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (address, key_text) = match rest.split_once('/') {
+            Some((a, k)) if !k.trim_matches('/').is_empty() => (a, Some(k.trim_matches('/'))),
+            Some((a, _)) => (a, None),
+            None => (rest, None),
+        };
+        let key = match (v2, key_text) {
+            (true, Some(k)) => Some(k.parse::<super::v2::AuthorityKey>().map_err(|e| format!("{url:?}: {e}"))?),
+            (true, None) => {
+                return Err(format!(
+                    "{url:?}: a Stratum V2 pool needs its authority key: stratum2+tcp://HOST:PORT/AUTHORITY_KEY"
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(format!("{url:?}: only a stratum2+tcp:// URL has a path (the authority key)"))
+            }
+            (false, None) => None,
+        };
+        let (host, port) = if let Some(v6) = address.strip_prefix('[') {
             let (host, port) = v6
                 .split_once("]:")
                 .ok_or_else(|| format!("{url:?}: expected [IPv6]:PORT"))?;
             (host, port)
         } else {
-            rest.rsplit_once(':')
+            address
+                .rsplit_once(':')
                 .ok_or_else(|| format!("{url:?}: the port is missing (HOST:PORT)"))?
         };
         if host.is_empty() || host.contains(['/', ' ']) {
@@ -78,6 +105,8 @@ impl std::str::FromStr for PoolUrl {
             tls,
             host: host.to_string(),
             port,
+            v2: key,
+            key_text: key.and(key_text.map(str::to_string)),
         })
     }
 }
@@ -346,6 +375,10 @@ mod tests {
         assert_eq!(u.to_string(), "stratum+ssl://pool.example:443");
         let u: PoolUrl = "stratum+tcp://[::1]:3333".parse().unwrap();
         assert_eq!(u.host, "::1");
+        let key = "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72";
+        let u: PoolUrl = format!("stratum2+tcp://127.0.0.1:34254/{key}").parse().unwrap();
+        assert!(u.v2.is_some() && !u.tls);
+        assert_eq!(u.to_string(), format!("stratum2+tcp://127.0.0.1:34254/{key}"));
         for bad in [
             "127.0.0.1:3333",
             "http://127.0.0.1:3333",
@@ -354,6 +387,9 @@ mod tests {
             "stratum+tcp://127.0.0.1:99999",
             "stratum+tcp://user:pw@127.0.0.1:3333",
             "stratum+tcp://:3333",
+            "stratum2+tcp://127.0.0.1:34254",
+            "stratum2+tcp://127.0.0.1:34254/notakey",
+            "stratum+tcp://127.0.0.1:3333/9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72",
         ] {
             assert!(bad.parse::<PoolUrl>().is_err(), "{bad}");
         }
