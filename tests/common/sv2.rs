@@ -138,10 +138,57 @@ pub struct Stack {
     pub pool_metrics: u16,
     dir: PathBuf,
     bins: Binaries,
+    tp_port: u16,
+}
+
+/// `stratum2+tcp://127.0.0.1:PORT/KEY` for a pool of this stack.
+pub fn v2_url(port: u16) -> String {
+    format!("stratum2+tcp://127.0.0.1:{port}/{AUTHORITY_PUBLIC}")
+}
+
+/// A pool_sv2 on free ports: (server, metrics port).
+fn start_pool(name: &str, dir: &Path, program: &Path, tp_port: u16, batch: usize) -> (Server, u16) {
+    let pool_port = free_port();
+    let pool_metrics = free_port();
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            r#"authority_public_key = "{AUTHORITY_PUBLIC}"
+authority_secret_key = "{AUTHORITY_SECRET}"
+cert_validity_sec = 3600
+listen_address = "127.0.0.1:{pool_port}"
+coinbase_reward_script = "raw({payout})"
+server_id = 1
+pool_signature = "hashrig test pool"
+shares_per_minute = 60.0
+share_batch_size = {batch}
+monitoring_address = "127.0.0.1:{pool_metrics}"
+monitoring_cache_refresh_secs = 1
+[template_provider_type.Sv2Tp]
+address = "127.0.0.1:{tp_port}"
+"#,
+            payout = super::miner::PAYOUT
+        ),
+    )
+    .unwrap();
+    let pool = Server::start(
+        name,
+        dir,
+        program,
+        &["-c".into(), config.display().to_string()],
+        pool_port,
+    );
+    (pool, pool_metrics)
 }
 
 impl Stack {
     pub fn start() -> Result<Stack, Skip> {
+        Self::start_with_batch(1)
+    }
+
+    /// With the pool acknowledging shares `batch` at a time (`share_batch_size`).
+    pub fn start_with_batch(batch: usize) -> Result<Stack, Skip> {
         let bins = binaries()?;
         let bcoin = Bcoin::start(false)?;
         // The SRI pool always adds a witness commitment: segwit must be active (height 432
@@ -168,37 +215,7 @@ impl Stack {
             ],
             tp_port,
         );
-        let pool_port = free_port();
-        let pool_metrics = free_port();
-        let config = dir.join("pool.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"authority_public_key = "{AUTHORITY_PUBLIC}"
-authority_secret_key = "{AUTHORITY_SECRET}"
-cert_validity_sec = 3600
-listen_address = "127.0.0.1:{pool_port}"
-coinbase_reward_script = "raw({payout})"
-server_id = 1
-pool_signature = "hashrig test pool"
-shares_per_minute = 60.0
-share_batch_size = 1
-monitoring_address = "127.0.0.1:{pool_metrics}"
-monitoring_cache_refresh_secs = 1
-[template_provider_type.Sv2Tp]
-address = "127.0.0.1:{tp_port}"
-"#,
-                payout = super::miner::PAYOUT
-            ),
-        )
-        .unwrap();
-        let pool = Server::start(
-            "pool",
-            &dir,
-            &bins.pool,
-            &["-c".into(), config.display().to_string()],
-            pool_port,
-        );
+        let (pool, pool_metrics) = start_pool("pool", &dir, &bins.pool, tp_port, batch);
         Ok(Stack {
             bcoin,
             tp,
@@ -206,12 +223,28 @@ address = "127.0.0.1:{tp_port}"
             pool_metrics,
             dir,
             bins,
+            tp_port,
         })
+    }
+
+    /// A second pool_sv2 on the same Template Provider: (server, metrics port).
+    pub fn second_pool(&self, name: &str) -> (Server, u16) {
+        start_pool(name, &self.dir, &self.bins.pool, self.tp_port, 1)
+    }
+
+    /// The pool as a Stratum V2 URL (with the authority key).
+    pub fn v2_url(&self) -> String {
+        v2_url(self.pool.port)
     }
 
     /// A translator_sv2 (a Stratum v1 server) in front of the pool, at a fixed difficulty a
     /// CPU meets several times a second. Never with a `[miner_telemetry]` section.
     pub fn translator(&self, name: &str) -> Server {
+        self.translator_to(name, self.pool.port)
+    }
+
+    /// A translator in front of the pool on `pool_port`.
+    pub fn translator_to(&self, name: &str, pool_port: u16) -> Server {
         let port = free_port();
         let metrics = free_port();
         let config = self.dir.join(format!("{name}.toml"));
@@ -235,11 +268,10 @@ enable_vardiff = false
 job_keepalive_interval_secs = 60
 [[upstreams]]
 address = "127.0.0.1"
-port = {pool}
+port = {pool_port}
 authority_pubkey = "{AUTHORITY_PUBLIC}"
 user_identity = "hashrig-test-{name}"
-"#,
-                pool = self.pool.port
+"#
             ),
         )
         .unwrap();
@@ -259,15 +291,7 @@ user_identity = "hashrig-test-{name}"
 
     /// The pool's counter `name`, summed over the series whose labels contain `label`.
     pub fn metric_where(&self, name: &str, label: &str) -> f64 {
-        let Ok(text) = http(self.pool_metrics, "GET", "/metrics", "") else {
-            return 0.0;
-        };
-        text.lines()
-            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-            .filter(|l| l[name.len()..].starts_with(['{', ' ']))
-            .filter(|l| l.contains(label))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        metric_at(self.pool_metrics, name, label)
     }
 
     /// Waits (the metrics refresh every second) until `name` reaches `value`.
@@ -301,4 +325,18 @@ user_identity = "hashrig-test-{name}"
             })
             .collect()
     }
+}
+
+/// The counter `name` of the pool whose metrics are on `port`, summed over the series whose
+/// labels contain `label`.
+pub fn metric_at(port: u16, name: &str, label: &str) -> f64 {
+    let Ok(text) = http(port, "GET", "/metrics", "") else {
+        return 0.0;
+    };
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+        .filter(|l| l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

@@ -65,6 +65,8 @@ pub(super) struct Active {
 pub(super) struct V2Session {
     kind: ChannelKind,
     channel: Option<u32>,
+    /// The group channel ours belongs to (0: none).
+    group: u32,
     target: [u8; 32],
     extranonce_prefix: Vec<u8>,
     extranonce_size: usize,
@@ -85,6 +87,7 @@ impl V2Session {
         V2Session {
             kind,
             channel: None,
+            group: 0,
             target: [0xff; 32],
             extranonce_prefix: Vec::new(),
             extranonce_size: 0,
@@ -192,7 +195,7 @@ pub(super) fn read_loop(
         return;
     }
     loop {
-        match reader.next() {
+        match reader.message() {
             Ok(message) => {
                 if tx.send(Event::Frame { session, message }).is_err() {
                     return;
@@ -236,7 +239,10 @@ impl Manager {
         };
         s.phase = Phase::Subscribing;
         let (host, port) = (s.url.host.clone(), s.url.port);
-        let kind = s.v2.as_ref().map(|v| v.kind).unwrap_or(ChannelKind::Standard);
+        let kind =
+            s.v2.as_ref()
+                .map(|v| v.kind)
+                .unwrap_or(ChannelKind::Standard);
         let flags = v2::REQUIRES_VERSION_ROLLING
             | match kind {
                 ChannelKind::Standard => v2::REQUIRES_STANDARD_JOBS,
@@ -260,9 +266,11 @@ impl Manager {
         let pool = s.pool;
         let name = self.name(pool);
         let channel = s.v2.as_ref().and_then(|v| v.channel);
+        let group = s.v2.as_ref().map_or(0, |v| v.group);
         let phase = s.phase;
+        // Jobs and previous hashes may come for the whole group.
         let on_channel = |c: u32| {
-            if channel == Some(c) {
+            if channel == Some(c) || (group != 0 && c == group && channel.is_some()) {
                 Ok(())
             } else {
                 Err(format!(
@@ -279,7 +287,10 @@ impl Manager {
                     tracing::info!("{name}: connection set up (flags {flags:#x})");
                     let rate = self.nominal_rate() as f32;
                     let user = self.pools[pool].user.clone();
-                    let kind = s.v2.as_ref().map(|v| v.kind).unwrap_or(ChannelKind::Standard);
+                    let kind =
+                        s.v2.as_ref()
+                            .map(|v| v.kind)
+                            .unwrap_or(ChannelKind::Standard);
                     if let Some(s) = self.sessions.get_mut(&id) {
                         s.phase = Phase::Authorizing;
                         if let Some(v) = s.v2.as_mut() {
@@ -291,22 +302,30 @@ impl Manager {
                         .unwrap_or(Err("not connected".into()))
                 }
             }
-            V2In::SetupError { code } => {
-                Err(format!("the pool refused SetupConnection: {code}"))
-            }
+            V2In::SetupError { code } => Err(format!("the pool refused SetupConnection: {code}")),
             V2In::ChannelOpened {
                 request_id,
                 channel_id,
                 target,
                 extranonce_prefix,
                 extranonce_size,
+                group_channel_id,
             } => {
                 if phase != Phase::Authorizing || request_id != 1 {
                     Err(format!(
                         "the pool opened a channel for request {request_id}, which was not asked for"
                     ))
                 } else {
-                    return self.v2_opened(id, channel_id, target, extranonce_prefix, extranonce_size);
+                    if let Some(v) = self.sessions.get_mut(&id).and_then(|s| s.v2.as_mut()) {
+                        v.group = group_channel_id;
+                    }
+                    return self.v2_opened(
+                        id,
+                        channel_id,
+                        target,
+                        extranonce_prefix,
+                        extranonce_size,
+                    );
                 }
             }
             V2In::ChannelError { code, .. } => {
@@ -369,7 +388,9 @@ impl Manager {
                     v.target = target;
                     tracing::info!(
                         "{name}: target {} (difficulty {})",
-                        bitcoin::hex::DisplayHex::to_lower_hex_string(&target.iter().rev().copied().collect::<Vec<_>>()[..]),
+                        bitcoin::hex::DisplayHex::to_lower_hex_string(
+                            &target.iter().rev().copied().collect::<Vec<_>>()[..]
+                        ),
                         target_difficulty(&target)
                     );
                 }
@@ -514,7 +535,12 @@ impl Manager {
         let job = v
             .future
             .remove(&job_id)
-            .or_else(|| v.active.as_ref().filter(|a| a.job.id == job_id).map(|a| a.job.clone()))
+            .or_else(|| {
+                v.active
+                    .as_ref()
+                    .filter(|a| a.job.id == job_id)
+                    .map(|a| a.job.clone())
+            })
             .ok_or_else(|| {
                 format!("the pool sent SetNewPrevHash for job {job_id}, which it never sent")
             })?;
@@ -562,7 +588,8 @@ impl Manager {
         let sequence = v.next_sequence;
         v.next_sequence += 1;
         let header = solution.share.header;
-        let extranonce = (v.kind == ChannelKind::Extended).then(|| solution.roll.extranonce2.clone());
+        let extranonce =
+            (v.kind == ChannelKind::Extended).then(|| solution.roll.extranonce2.clone());
         let what = format!(
             "share {} (job {job}, difficulty {:.6}, pool {pool})",
             &solution.share.hash_hex()[..16],
@@ -681,7 +708,10 @@ impl Manager {
             .sessions
             .values()
             .filter(|s| s.phase == Phase::Ready && Some(s.id) == self.active)
-            .filter(|s| s.v2.as_ref().is_some_and(|v| v.last_update.elapsed() >= UPDATE_EVERY))
+            .filter(|s| {
+                s.v2.as_ref()
+                    .is_some_and(|v| v.last_update.elapsed() >= UPDATE_EVERY)
+            })
             .map(|s| s.id)
             .collect();
         for id in ids {

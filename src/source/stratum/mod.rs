@@ -11,10 +11,10 @@
 //! (after `mining.suggest_difficulty` when asked for). Jobs from `mining.notify` become
 //! [`Work`]; `mining.set_difficulty` and `mining.set_extranonce` apply to the next job.
 
+mod channel;
 pub mod protocol;
 pub mod transport;
 pub mod v2;
-mod channel;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -471,7 +471,9 @@ impl Manager {
             pool,
             url: url.clone(),
             writer: None,
-            v2: url.v2.map(|_| Box::new(channel::V2Session::new(self.options.channel))),
+            v2: url
+                .v2
+                .map(|_| Box::new(channel::V2Session::new(self.options.channel))),
             phase: Phase::Connecting,
             started: Instant::now(),
             next_id: 1,
@@ -584,9 +586,8 @@ impl Manager {
             }
         }
         if self.state.iter().all(|p| p.untrusted) {
-            self.link.fatal(
-                format!("no pool can be trusted: {name}: {reason}").into(),
-            );
+            self.link
+                .fatal(format!("no pool can be trusted: {name}: {reason}").into());
         }
         if was_active {
             self.active = None;

@@ -376,9 +376,14 @@ mod tests {
         let u: PoolUrl = "stratum+tcp://[::1]:3333".parse().unwrap();
         assert_eq!(u.host, "::1");
         let key = "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72";
-        let u: PoolUrl = format!("stratum2+tcp://127.0.0.1:34254/{key}").parse().unwrap();
+        let u: PoolUrl = format!("stratum2+tcp://127.0.0.1:34254/{key}")
+            .parse()
+            .unwrap();
         assert!(u.v2.is_some() && !u.tls);
-        assert_eq!(u.to_string(), format!("stratum2+tcp://127.0.0.1:34254/{key}"));
+        assert_eq!(
+            u.to_string(),
+            format!("stratum2+tcp://127.0.0.1:34254/{key}")
+        );
         for bad in [
             "127.0.0.1:3333",
             "http://127.0.0.1:3333",

@@ -85,6 +85,8 @@ pub enum V2In {
         extranonce_prefix: Vec<u8>,
         /// 0 for a standard channel.
         extranonce_size: u16,
+        /// The group the pool put the channel in (it may address jobs to the group).
+        group_channel_id: u32,
     },
     ChannelError {
         request_id: u32,
@@ -173,8 +175,9 @@ fn decode(ext_type: u16, msg_type: u8, payload: &mut [u8]) -> Result<V2In, Strin
                 | common::MESSAGE_TYPE_RECONNECT
         );
     if is_common {
-        let m = CommonMessages::try_from((msg_type, payload))
-            .map_err(|e| format!("a common message (type {msg_type:#04x}) that does not decode: {e:?}"))?;
+        let m = CommonMessages::try_from((msg_type, payload)).map_err(|e| {
+            format!("a common message (type {msg_type:#04x}) that does not decode: {e:?}")
+        })?;
         return Ok(match m {
             CommonMessages::SetupConnectionSuccess(s) => V2In::SetupSuccess { flags: s.flags },
             CommonMessages::SetupConnectionError(e) => V2In::SetupError {
@@ -202,6 +205,7 @@ fn decode(ext_type: u16, msg_type: u8, payload: &mut [u8]) -> Result<V2In, Strin
             target: u256(s.target.as_bytes()),
             extranonce_prefix: s.extranonce_prefix.as_bytes().to_vec(),
             extranonce_size: 0,
+            group_channel_id: s.group_channel_id,
         },
         Mining::OpenExtendedMiningChannelSuccess(s) => V2In::ChannelOpened {
             request_id: s.request_id,
@@ -209,6 +213,7 @@ fn decode(ext_type: u16, msg_type: u8, payload: &mut [u8]) -> Result<V2In, Strin
             target: u256(s.target.as_bytes()),
             extranonce_prefix: s.extranonce_prefix.as_bytes().to_vec(),
             extranonce_size: s.extranonce_size,
+            group_channel_id: s.group_channel_id,
         },
         Mining::OpenMiningChannelError(e) => V2In::ChannelError {
             request_id: e.request_id,
@@ -369,9 +374,8 @@ pub fn connect(
 
 impl V2Writer {
     pub fn send(&mut self, message: AnyMessageOwned) -> Result<(), String> {
-        let frame: MessageFrame<AnyMessageOwned> = message
-            .try_into()
-            .map_err(sv2("framing a message"))?;
+        let frame: MessageFrame<AnyMessageOwned> =
+            message.try_into().map_err(sv2("framing a message"))?;
         let bytes = self
             .encoder
             .encode_transport(frame, &mut self.state)
@@ -388,8 +392,8 @@ impl V2Writer {
     /// SetupConnection for the mining protocol.
     pub fn setup(&mut self, host: &str, port: u16, flags: u32) -> Result<(), String> {
         let s = |v: &str| Str0255Owned::new(v.as_bytes().to_vec()).map_err(sv2("a string"));
-        self.send(AnyMessageOwned::Common(CommonMessagesOwned::SetupConnection(
-            SetupConnectionOwned {
+        self.send(AnyMessageOwned::Common(
+            CommonMessagesOwned::SetupConnection(SetupConnectionOwned {
                 protocol: Protocol::MiningProtocol,
                 min_version: 2,
                 max_version: 2,
@@ -400,8 +404,8 @@ impl V2Writer {
                 hardware_version: s("")?,
                 firmware: s(env!("CARGO_PKG_VERSION"))?,
                 device_id: s("")?,
-            },
-        )))
+            }),
+        ))
     }
 
     pub fn open_channel(
@@ -483,7 +487,7 @@ impl V2Writer {
 impl V2Reader {
     /// The next message; `Err` ends the connection (closed, a frame that does not decrypt).
     /// A frame that decrypts but does not decode is `Ok(Err(reason))`: logged, skipped.
-    pub fn next(&mut self) -> Result<Result<V2In, String>, String> {
+    pub fn message(&mut self) -> Result<Result<V2In, String>, String> {
         loop {
             let mut buf = vec![0u8; self.decoder.writable_len()];
             if let Err(e) = self.socket.read_exact(&mut buf) {
