@@ -89,9 +89,12 @@ fn mine_and_check(stack: &Stack, shares: usize, extra: &[&str]) -> String {
             agreed.is_some()
         },
     );
+    // Nothing refused, by the pool's count either.
+    let refused = stack.metric(REJECTED);
     stop(&mut child);
     let out = child.wait_with_output().unwrap();
     reader.join().unwrap();
+    assert_eq!(refused, 0.0);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}\n{}", stack.pool.log_text());
     assert!(stderr.contains("logged in; Stratum V2"), "{stderr}");
