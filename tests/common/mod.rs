@@ -6,6 +6,7 @@ pub mod miner;
 pub mod pool;
 pub mod stub;
 pub mod sv2;
+pub mod sv2_peer;
 pub mod tls;
 
 use hashrig::backend::cpu::{Kernel, KernelKind};
