@@ -67,6 +67,18 @@ pub fn run(
         return Err(MineError::NoBackends);
     }
     let stats = Arc::new(Stats::new(backends.iter().map(Backend::name)));
+    if source.wants_hash_rate() {
+        match crate::bench::measure_together(backends, 0.5, &mut |_| {}) {
+            Ok(r) => {
+                eprintln!(
+                    "measured {} to announce to the pool",
+                    format_hashrate(r.hashrate)
+                );
+                stats.set_nominal(r.hashrate);
+            }
+            Err(e) => eprintln!("could not measure the hash rate to announce: {e}"),
+        }
+    }
     let (tx, rx) = mpsc::channel::<Event>();
     let run_stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();

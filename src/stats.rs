@@ -179,6 +179,8 @@ pub struct Stats {
     pub unanswered: AtomicU64,
     /// A pool source's pools, in priority order (empty for other sources).
     pools: OnceLock<Vec<PoolStats>>,
+    /// The backends' hash rate measured before mining (f64 bits; 0 when not measured).
+    nominal: AtomicU64,
 }
 
 impl Stats {
@@ -207,6 +209,7 @@ impl Stats {
             max_switch_nanos: AtomicU64::new(0),
             unanswered: AtomicU64::new(0),
             pools: OnceLock::new(),
+            nominal: AtomicU64::new(0),
         }
     }
 
@@ -257,6 +260,15 @@ impl Stats {
                 )
             })
             .collect()
+    }
+
+    /// The hash rate measured before mining started (0 when not measured).
+    pub fn nominal(&self) -> f64 {
+        f64::from_bits(self.nominal.load(Ordering::Relaxed))
+    }
+
+    pub fn set_nominal(&self, rate: f64) {
+        self.nominal.store(rate.to_bits(), Ordering::Relaxed);
     }
 
     pub fn uptime(&self) -> Duration {

@@ -140,8 +140,80 @@ fn a_refused_share_keeps_its_error_code() -> common::Outcome {
     Ok(())
 }
 
+fn an_expired_certificate_is_refused() -> common::Outcome {
+    let peer = Peer::start_signed(honest, true);
+    let (stderr, ok) = mine(&peer.url(), &["--duration", "20"]);
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("outside its validity period"), "{stderr}");
+    assert!(stderr.contains("no pool can be trusted"), "{stderr}");
+    assert_eq!(peer.record.accepted.load(Ordering::SeqCst), 0);
+    Ok(())
+}
+
+fn reconnect_and_close_channel_are_followed() -> common::Outcome {
+    // The first connection asks to go to another port of the same host; there the first
+    // connection closes its channel; the next one is honest.
+    let target = Peer::start(|n, c| {
+        if !c.open() {
+            return;
+        }
+        if n == 0 {
+            c.send(stratum_core::parsers_sv2::AnyMessageOwned::Mining(
+                stratum_core::parsers_sv2::MiningOwned::CloseChannel(
+                    stratum_core::mining_sv2::CloseChannelOwned {
+                        channel_id: CHANNEL,
+                        reason_code: stratum_core::binary_sv2::Str0255Owned::new(
+                            b"maintenance".to_vec(),
+                        )
+                        .unwrap(),
+                    },
+                ),
+            ));
+            while c.recv().is_some() {}
+        } else {
+            c.job(1);
+            c.serve();
+        }
+    });
+    let port = target.port;
+    PORT.store(port as usize, Ordering::SeqCst);
+    let first = Peer::start(|_, c| {
+        if c.open() {
+            let port = PORT.load(Ordering::SeqCst) as u16;
+            c.send(stratum_core::parsers_sv2::AnyMessageOwned::Common(
+                stratum_core::parsers_sv2::CommonMessagesOwned::Reconnect(
+                    stratum_core::common_messages_sv2::ReconnectOwned {
+                        new_host: stratum_core::binary_sv2::Str0255Owned::new(
+                            b"127.0.0.1".to_vec(),
+                        )
+                        .unwrap(),
+                        new_port: port,
+                    },
+                ),
+            ));
+            while c.recv().is_some() {}
+        }
+    });
+    let (stderr, ok) = mine(&first.url(), &["--shares", "2"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!("reconnect to stratum2+tcp://127.0.0.1:{port}/")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the pool closed the channel: maintenance"),
+        "{stderr}"
+    );
+    assert!(target.record.accepted.load(Ordering::SeqCst) >= 2);
+    Ok(())
+}
+
+static PORT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 tests!(
     shares_on_a_standard_channel_are_checked_and_accepted,
     malformed_frames_after_the_handshake_reconnect,
     a_refused_share_keeps_its_error_code,
+    an_expired_certificate_is_refused,
+    reconnect_and_close_channel_are_followed,
 );

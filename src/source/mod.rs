@@ -206,4 +206,10 @@ pub trait Source: Send {
     /// against the node's network), waiting for it while it is not up (until
     /// [`Link::stopping`]), then starts the source's threads.
     fn start(self: Box<Self>, link: Link) -> Result<Running, SourceError>;
+
+    /// True when the source announces the devices' hash rate (a Stratum V2 channel): the
+    /// mining loop measures the backends for half a second first (`Stats::nominal`).
+    fn wants_hash_rate(&self) -> bool {
+        false
+    }
 }

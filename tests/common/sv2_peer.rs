@@ -54,6 +54,12 @@ impl Drop for Peer {
 impl Peer {
     /// Serves connection `n` with `behave` after the Noise handshake.
     pub fn start(behave: fn(usize, &mut Conn)) -> Peer {
+        Self::start_signed(behave, false)
+    }
+
+    /// With `expired`, the certificate it shows ran out an hour ago (signed by the right
+    /// authority, outside its validity period).
+    pub fn start_signed(behave: fn(usize, &mut Conn), expired: bool) -> Peer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -67,7 +73,7 @@ impl Peer {
                         let n = r.connections.fetch_add(1, Ordering::SeqCst);
                         let r = Arc::clone(&r);
                         std::thread::spawn(move || {
-                            if let Some(mut c) = Conn::accept(socket, r) {
+                            if let Some(mut c) = Conn::accept(socket, r, expired) {
                                 behave(n, &mut c);
                             }
                         });
@@ -105,7 +111,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn accept(mut socket: TcpStream, record: Arc<Record>) -> Option<Conn> {
+    fn accept(mut socket: TcpStream, record: Arc<Record>, expired: bool) -> Option<Conn> {
         socket
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
@@ -127,7 +133,17 @@ impl Conn {
             }
         };
         let payload: [u8; ELLSWIFT_ENCODING_SIZE] = first.payload().try_into().ok()?;
-        let (second, transport) = Handshake::responder(responder).step_1(payload).ok()?;
+        let (second, transport) = if expired {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as u32;
+            Handshake::responder(responder)
+                .step_1_with_now_rng(payload, now - 7200, &mut rand::thread_rng())
+                .ok()?
+        } else {
+            Handshake::responder(responder).step_1(payload).ok()?
+        };
         socket
             .write_all(encoder.encode_handshake(second).as_ref())
             .ok()?;

@@ -226,9 +226,11 @@ impl Manager {
         let measured = self.stats.hashes() as f64 / up.max(1e-9);
         if up > 5.0 && measured > 0.0 {
             measured
+        } else if self.stats.nominal() > 0.0 {
+            // Measured for half a second before mining started.
+            self.stats.nominal()
         } else {
-            // Before anything is measured: about one AVX-512 core per backend thread
-            // would be a guess too; UpdateChannel corrects it after a minute.
+            // A guess; UpdateChannel corrects it after a minute.
             1e8 * self.stats.backends.len().max(1) as f64
         }
     }

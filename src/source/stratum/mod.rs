@@ -104,6 +104,10 @@ impl Source for StratumSource {
         }
     }
 
+    fn wants_hash_rate(&self) -> bool {
+        self.options.hash_rate.is_none() && self.pools.iter().any(|p| p.url.v2.is_some())
+    }
+
     fn start(self: Box<Self>, link: Link) -> Result<Running, SourceError> {
         if self.pools.is_empty() {
             return Err("no pool to mine on".into());
