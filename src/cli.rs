@@ -72,10 +72,15 @@ pub struct MineArgs {
     /// bits and ntime) or extended (the coinbase is built here and extranonce rolled too).
     #[arg(long, value_enum, default_value_t = Sv2Channel::Standard)]
     pub sv2_channel: Sv2Channel,
-    /// Stratum V2 pool: the nominal hash rate to announce, e.g. 80M or 6.5G (H/s; default:
-    /// measured, announced again with UpdateChannel when it moves by 2x).
+    /// Stratum V2 pool: the nominal hash rate to announce first, e.g. 80M or 6.5G (H/s;
+    /// default: measured for half a second). Announced again with UpdateChannel whenever the
+    /// measured rate is off by 2x.
     #[arg(long, value_name = "RATE", requires = "pool")]
     pub hashrate: Option<String>,
+    /// Testing aid: seconds between comparisons of the measured and announced hash rate
+    /// (Stratum V2 UpdateChannel).
+    #[arg(long, value_name = "S", default_value_t = 60.0, hide = true)]
+    pub sv2_update_every: f64,
     /// Pool: follow client.reconnect to another host (a new port on the same host is
     /// always followed).
     #[arg(long, requires = "pool")]

@@ -181,6 +181,7 @@ fn pool_source(args: &cli::MineArgs) -> Result<StratumSource> {
                 cli::Sv2Channel::Extended => ChannelKind::Extended,
             },
             hash_rate: args.hashrate.as_deref().map(parse_rate).transpose()?,
+            update_every: seconds("sv2-update-every", args.sv2_update_every)?,
         },
     ))
 }

@@ -24,12 +24,13 @@ fn mine(url: &str, extra: &[&str]) -> (String, bool) {
         "1",
         "--pool-timeout",
         "3",
-        "--hashrate",
-        "40M",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if !extra.contains(&"--hashrate") {
+        args.extend(["--hashrate".to_string(), "40M".to_string()]);
+    }
     args.extend(extra.iter().map(|s| s.to_string()));
     let out = run(&args, Duration::from_secs(60));
     (
@@ -208,6 +209,34 @@ fn reconnect_and_close_channel_are_followed() -> common::Outcome {
     Ok(())
 }
 
+fn a_far_off_announced_rate_is_corrected_with_update_channel() -> common::Outcome {
+    let peer = Peer::start(honest);
+    // Announced 1 TH/s; one CPU thread does some tens of MH/s.
+    let (stderr, _) = mine(
+        &peer.url(),
+        &[
+            "--duration",
+            "4",
+            "--hashrate",
+            "1T",
+            "--sv2-update-every",
+            "1.5",
+        ],
+    );
+    let rates = peer.record.rates.lock().unwrap().clone();
+    assert_eq!(rates.first().copied(), Some(1e12), "{rates:?}");
+    let updated = rates
+        .get(1)
+        .copied()
+        .unwrap_or_else(|| panic!("no UpdateChannel: {rates:?}\n{stderr}"));
+    assert!(updated > 1e6 && updated < 1e10, "{rates:?}");
+    assert!(
+        stderr.contains("(UpdateChannel; measured over the last 2 s)"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
 static PORT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 tests!(
@@ -216,4 +245,5 @@ tests!(
     a_refused_share_keeps_its_error_code,
     an_expired_certificate_is_refused,
     reconnect_and_close_channel_are_followed,
+    a_far_off_announced_rate_is_corrected_with_update_channel,
 );

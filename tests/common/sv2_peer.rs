@@ -37,6 +37,8 @@ pub struct Record {
     pub connections: AtomicUsize,
     pub accepted: AtomicUsize,
     pub refused: Mutex<Vec<String>>,
+    /// The nominal hash rate of each OpenStandardMiningChannel and UpdateChannel, in order.
+    pub rates: Mutex<Vec<f32>>,
 }
 
 pub struct Peer {
@@ -235,6 +237,7 @@ impl Conn {
         ));
         let request_id = match self.recv() {
             Some(AnyMessageOwned::Mining(MiningOwned::OpenStandardMiningChannel(o))) => {
+                self.record.rates.lock().unwrap().push(o.nominal_hash_rate);
                 o.request_id
             }
             _ => return false,
@@ -286,6 +289,9 @@ impl Conn {
     /// Answers shares (checked) until the miner leaves.
     pub fn serve(&mut self) {
         while let Some(m) = self.recv() {
+            if let AnyMessageOwned::Mining(MiningOwned::UpdateChannel(u)) = &m {
+                self.record.rates.lock().unwrap().push(u.nominal_hash_rate);
+            }
             let AnyMessageOwned::Mining(MiningOwned::SubmitSharesStandard(s)) = m else {
                 continue;
             };

@@ -28,8 +28,6 @@ use crate::work::{BlockTime, MerkleShape, Work};
 const VERSION_MASK: u32 = super::protocol::VERSION_MASK;
 /// How far ahead of a job's min_ntime a header's time may run.
 const NTIME_AHEAD: u32 = 3600;
-/// How often the announced hash rate is compared with the measured one.
-const UPDATE_EVERY: Duration = Duration::from_secs(60);
 const MAX_PENDING: usize = 10_000;
 
 #[derive(Clone, Debug)]
@@ -712,7 +710,7 @@ impl Manager {
             .filter(|s| s.phase == Phase::Ready && Some(s.id) == self.active)
             .filter(|s| {
                 s.v2.as_ref()
-                    .is_some_and(|v| v.last_update.elapsed() >= UPDATE_EVERY)
+                    .is_some_and(|v| v.last_update.elapsed() >= self.options.update_every)
             })
             .map(|s| s.id)
             .collect();
@@ -720,6 +718,7 @@ impl Manager {
             let Some(s) = self.sessions.get_mut(&id) else {
                 continue;
             };
+            let pool = s.pool;
             let Some(v) = s.v2.as_mut() else {
                 continue;
             };
@@ -728,12 +727,17 @@ impl Manager {
             v.last_update = Instant::now();
             v.hashes_at_update = hashes;
             let off = rate / v.announced.max(1.0);
-            if self.options.hash_rate.is_some() || (0.5..=2.0).contains(&off) || rate <= 0.0 {
+            if (0.5..=2.0).contains(&off) || rate <= 0.0 {
                 continue;
             }
             v.announced = rate;
             let channel = v.channel;
-            tracing::info!("announcing {rate:.0} H/s (UpdateChannel)");
+            eprintln!(
+                "{}: announcing {} (UpdateChannel; measured over the last {:.0} s)",
+                self.name(pool),
+                crate::stats::format_hashrate(rate),
+                self.options.update_every.as_secs_f64()
+            );
             let sent = match (channel, self.v2_writer(id)) {
                 (Some(c), Some(w)) => w.update_channel(c, rate as f32),
                 _ => Ok(()),

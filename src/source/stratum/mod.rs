@@ -64,8 +64,11 @@ pub struct StratumOptions {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Stratum V2: the kind of channel to open.
     pub channel: v2::ChannelKind,
-    /// Stratum V2: the nominal hash rate to announce (H/s); measured when not given.
+    /// Stratum V2: the nominal hash rate to announce first (H/s); measured when not given.
     pub hash_rate: Option<f64>,
+    /// Stratum V2: how often the measured rate is compared with the announced one
+    /// (UpdateChannel when they differ by 2x).
+    pub update_every: Duration,
 }
 
 impl Default for StratumOptions {
@@ -79,6 +82,7 @@ impl Default for StratumOptions {
             tls: None,
             channel: v2::ChannelKind::Standard,
             hash_rate: None,
+            update_every: Duration::from_secs(60),
         }
     }
 }
