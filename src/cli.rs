@@ -77,6 +77,21 @@ pub struct MineArgs {
     /// measured rate is off by 2x.
     #[arg(long, value_name = "RATE", requires = "pool")]
     pub hashrate: Option<String>,
+    /// Serve the monitoring API (JSON, Prometheus /metrics, a dashboard page) on this
+    /// address, e.g. 127.0.0.1:4028.
+    #[arg(long, value_name = "ADDR")]
+    pub api: Option<std::net::SocketAddr>,
+    /// Allow a non-loopback --api address (needs --api-token).
+    #[arg(long, requires = "api")]
+    pub api_allow_remote: bool,
+    /// Bearer token every API request must carry (or HASHRIG_API_TOKEN).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HASHRIG_API_TOKEN",
+        hide_env_values = true
+    )]
+    pub api_token: Option<String>,
     /// Testing aid: seconds between comparisons of the measured and announced hash rate
     /// (Stratum V2 UpdateChannel).
     #[arg(long, value_name = "S", default_value_t = 60.0, hide = true)]

@@ -5,6 +5,7 @@ use anyhow::Result;
 
 use crate::cli::{self, BackendChoice, BenchArgs};
 use crate::usage;
+use hashrig::api::ApiConfig;
 use hashrig::backend::cpu::{Kernel, KernelKind};
 use hashrig::backend::{Backend, BackendSpec, Selection};
 use hashrig::bench::BenchConfig;
@@ -80,6 +81,7 @@ pub struct MineConfig {
     pub source: Box<dyn Source>,
     pub backends: Vec<Backend>,
     pub limits: Limits,
+    pub api: Option<ApiConfig>,
 }
 
 fn seconds(flag: &str, value: f64) -> Result<std::time::Duration> {
@@ -109,8 +111,21 @@ pub fn mine_config(args: &cli::MineArgs) -> Result<MineConfig> {
         }
         None => (Box::new(pool_source(args)?), args.shares),
     };
+    let api = match args.api {
+        Some(addr) => {
+            let config = ApiConfig {
+                addr,
+                token: args.api_token.clone(),
+                allow_remote: args.api_allow_remote,
+            };
+            config.check().map_err(usage)?;
+            Some(config)
+        }
+        None => None,
+    };
     let spec = backend_spec(&args.backends)?;
     Ok(MineConfig {
+        api,
         source,
         backends: spec.open()?,
         limits: Limits {

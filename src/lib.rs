@@ -6,6 +6,7 @@
 //! [`verify`] (the only place a [`verify::Share`] is made) -> back to the source, which submits.
 
 pub mod algo;
+pub mod api;
 pub mod backend;
 pub mod bench;
 pub mod chain;

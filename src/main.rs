@@ -124,7 +124,13 @@ fn mine_command(args: cli::MineArgs) -> Result<()> {
         signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
             .context("installing the signal handler")?;
     }
-    hashrig::mine::run(config.source, &config.backends, config.limits, stop)?;
+    hashrig::mine::run_with(
+        config.source,
+        &config.backends,
+        config.limits,
+        stop,
+        config.api.as_ref(),
+    )?;
     Ok(())
 }
 

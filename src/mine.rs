@@ -30,6 +30,8 @@ pub enum MineError {
     NoBackend(String),
     #[error("no backend to mine with")]
     NoBackends,
+    #[error("{0}")]
+    Api(String),
 }
 
 /// When a run ends by itself.
@@ -63,10 +65,30 @@ pub fn run(
     limits: Limits,
     stop: Arc<AtomicBool>,
 ) -> Result<Arc<Stats>, MineError> {
+    run_with(source, backends, limits, stop, None)
+}
+
+/// [`run`], with the monitoring API beside it when `api` is given.
+pub fn run_with(
+    source: Box<dyn Source>,
+    backends: &[Backend],
+    limits: Limits,
+    stop: Arc<AtomicBool>,
+    api: Option<&crate::api::ApiConfig>,
+) -> Result<Arc<Stats>, MineError> {
     if backends.is_empty() {
         return Err(MineError::NoBackends);
     }
     let stats = Arc::new(Stats::new(backends.iter().map(Backend::name)));
+    let _api = match api {
+        Some(config) => {
+            let api = crate::api::start(config, Arc::clone(&stats), source.describe())
+                .map_err(|e| MineError::Api(e.to_string()))?;
+            eprintln!("monitoring API on http://{}/", api.addr);
+            Some(api)
+        }
+        None => None,
+    };
     if source.wants_hash_rate() {
         match crate::bench::measure_together(backends, 0.5, &mut |_| {}) {
             Ok(r) => {
