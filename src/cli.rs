@@ -12,6 +12,18 @@ pub struct Cli {
     /// More log output (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Less log output (-q errors only). RUST_LOG, when set, overrides both.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log lines as text or as JSON objects (one per line).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// Write the log to this file (appended) instead of stderr.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub log_file: Option<std::path::PathBuf>,
+    /// Read flags from this TOML file (`hashrig config example`); flags given here win.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -22,8 +34,22 @@ pub enum Command {
     Bench(BenchArgs),
     /// List every GPU adapter: index, name, backend, device type, driver.
     Devices(DevicesArgs),
-    /// Mine: solo against your own node (--node), or in a pool over Stratum v1 (--pool).
+    /// Mine: solo against your own node (--node), or in a pool over Stratum v1 or V2 (--pool).
     Mine(Box<MineArgs>),
+    /// The config file: `check FILE` (exit 0 when it is valid, 2 when not), `example`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a config file: every key known, every value valid.
+    Check {
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
+    /// Print a commented example config (it passes `config check`).
+    Example,
 }
 
 #[derive(Debug, clap::Args)]
@@ -159,6 +185,12 @@ pub struct DevicesArgs {
     /// One JSON array on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -221,6 +221,50 @@ fn parse_rate(text: &str) -> Result<f64> {
 }
 
 fn node_source(node: &str, args: &cli::MineArgs) -> Result<NodeSource> {
+    let (rpc, payout, share_bits) = node_parts(node, args)?;
+    let journal = Journal::open(&args.journal)?;
+    Ok(NodeSource {
+        node: Node::new(rpc)
+            .with_longpoll_timeout(std::time::Duration::from_secs(args.longpoll_timeout)),
+        payout,
+        journal,
+        poll: std::time::Duration::from_millis(args.poll_ms),
+        share_bits,
+    })
+}
+
+/// Checks the mine flags as `mine_config` does, without opening anything (`config check`).
+pub fn check_mine(args: &cli::MineArgs) -> Result<()> {
+    if let Some(d) = args.duration {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(usage(format!("--duration must be more than 0, got {d}")));
+        }
+    }
+    match &args.node {
+        Some(node) => {
+            node_parts(node, args)?;
+        }
+        None => {
+            pool_source(args)?;
+        }
+    }
+    if let Some(addr) = args.api {
+        ApiConfig {
+            addr,
+            token: args.api_token.clone(),
+            allow_remote: args.api_allow_remote,
+        }
+        .check()
+        .map_err(usage)?;
+    }
+    backend_spec(&args.backends)?;
+    Ok(())
+}
+
+type NodeParts = (RpcClient, Payout, Option<hashrig::chain::CompactTarget>);
+
+/// The node source's settings, checked (nothing opened).
+fn node_parts(node: &str, args: &cli::MineArgs) -> Result<NodeParts> {
     let auth = match (&args.rpc_user, &args.rpc_password, &args.rpc_cookie) {
         (_, _, Some(cookie)) => Auth::Cookie(cookie.clone()),
         (Some(user), Some(password), None) => Auth::UserPass {
@@ -259,15 +303,7 @@ fn node_source(node: &str, args: &cli::MineArgs) -> Result<NodeSource> {
                 .map_err(|_| usage(format!("--share-bits {hex:?} is not hex")))?,
         )),
     };
-    let journal = Journal::open(&args.journal)?;
-    Ok(NodeSource {
-        node: Node::new(rpc)
-            .with_longpoll_timeout(std::time::Duration::from_secs(args.longpoll_timeout)),
-        payout,
-        journal,
-        poll: std::time::Duration::from_millis(args.poll_ms),
-        share_bits,
-    })
+    Ok((rpc, payout, share_bits))
 }
 
 /// Checks the bench flags into a [`BenchConfig`] (the GPUs are opened here).

@@ -9,6 +9,7 @@ macro_rules! say {
 
 mod cli;
 mod config;
+mod file;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -22,9 +23,12 @@ use hashrig::bench::{self, BenchReport};
 use hashrig::stats::format_hashrate;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.verbose);
-    match run(cli) {
+    let cli = match parse_with_config(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let result = init_logging(&cli).and_then(|()| run(cli));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
@@ -56,17 +60,46 @@ pub(crate) fn usage(message: impl std::fmt::Display) -> anyhow::Error {
     UsageError(message.to_string()).into()
 }
 
-fn init_logging(verbose: u8) {
-    let level = match verbose {
-        0 => tracing::Level::WARN,
-        1 => tracing::Level::INFO,
-        _ => tracing::Level::DEBUG,
+/// Logging through `tracing`: `-v`/`-q` pick the level, `RUST_LOG` (an env-filter
+/// directive) overrides them; text or JSON lines; stderr or `--log-file`. `NO_COLOR` and a
+/// non-terminal stderr turn colours off.
+fn init_logging(cli: &Cli) -> Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directive) if !directive.trim().is_empty() => EnvFilter::try_new(directive.trim())
+            .map_err(|e| usage(format!("RUST_LOG {directive:?}: {e}")))?,
+        _ => EnvFilter::new(level),
+    };
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && cli.log_file.is_none()
+        && std::io::stderr().is_terminal();
+    let writer = match &cli.log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("--log-file {}", path.display()))?;
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(file))
+        }
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(color)
+        .with_target(false);
+    match cli.log_format {
+        cli::LogFormat::Text => builder.init(),
+        cli::LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -74,7 +107,90 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench_command(args),
         Command::Devices(args) => devices_command(args),
         Command::Mine(args) => mine_command(*args),
+        Command::Config(cli::ConfigCommand::Example) => {
+            say!("{}", file::EXAMPLE.trim_end());
+            Ok(())
+        }
+        Command::Config(cli::ConfigCommand::Check { file }) => config_check(&file),
     }
+}
+
+/// Parses the command line, with `--config FILE` merged under it. On an error the message
+/// is printed (naming the file's key when the bad value came from it) and the exit code
+/// comes back.
+fn parse_with_config(argv: Vec<std::ffi::OsString>) -> std::result::Result<Cli, ExitCode> {
+    let (path, argv) = match file::take_config_flag(argv) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    let argv = match &path {
+        Some(path) => match file::merge(path, argv) {
+            Ok(argv) => argv,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(ExitCode::from(2));
+            }
+        },
+        None => argv,
+    };
+    Cli::try_parse_from(&argv).map_err(|e| {
+        if let Some(why) = path.as_deref().and_then(|p| file::explain(p, &e)) {
+            eprintln!("error: {why}");
+        }
+        let _ = e.print();
+        ExitCode::from(e.exit_code() as u8)
+    })
+}
+
+/// `hashrig config check FILE`: each section parses as its command's flags and passes the
+/// same checks a run makes (nothing is opened).
+fn config_check(path: &std::path::Path) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("config {}: {e}", path.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| usage(format!("config {}: {e}", path.display())))?;
+    let mut checked = Vec::new();
+    for section in ["mine", "bench"] {
+        let argv = file::merge(path, vec!["hashrig".into(), section.into()]).map_err(usage)?;
+        if !table.contains_key(section) {
+            continue;
+        }
+        let cli = Cli::try_parse_from(&argv).map_err(|e| {
+            usage(
+                file::explain(path, &e).unwrap_or_else(|| {
+                    format!("config {} [{section}]: {}", path.display(), e.kind())
+                }) + &format!("\n{}", e.render()),
+            )
+        })?;
+        match cli.command {
+            Command::Mine(args) => config::check_mine(&args)?,
+            Command::Bench(args) => {
+                if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
+                    return Err(usage(format!(
+                        "config {}: key `bench.seconds`: must be more than 0 and at most 3600",
+                        path.display()
+                    )));
+                }
+                config::backend_spec(&args.backends)?;
+            }
+            _ => {}
+        }
+        checked.push(format!("[{section}]"));
+    }
+    say!(
+        "config {}: ok{}",
+        path.display(),
+        if checked.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", checked.join(", "))
+        }
+    );
+    Ok(())
 }
 
 #[cfg(feature = "gpu")]

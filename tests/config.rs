@@ -1,0 +1,115 @@
+//! The config file: the example round trip, flags over the file, unknown keys and bad values
+//! named, `config check` exit codes.
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use common::miner::{hashrig, run};
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("hashrig-config-{name}-{}.toml", std::process::id()));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn check(path: &std::path::Path) -> (Option<i32>, String) {
+    let out = hashrig()
+        .args(["config", "check"])
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+fn the_example_parses_and_passes_check() -> common::Outcome {
+    let out = hashrig().args(["config", "example"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let table: toml::Table = text.parse().expect("the example is TOML");
+    assert!(table.contains_key("mine") && table.contains_key("bench"));
+    let path = write("example", &text);
+    let (code, said) = check(&path);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("ok ([mine], [bench])"), "{said}");
+    Ok(())
+}
+
+fn flags_win_over_the_file() -> common::Outcome {
+    let path = write(
+        "precedence",
+        "[mine]\npool = [\"stratum+tcp://127.0.0.1:9\"]\nuser = \"u\"\nbackend = \"cpu\"\nthreads = 1\nduration = 30\n",
+    );
+    let out = run(
+        &[
+            "mine".to_string(),
+            "--config".into(),
+            path.display().to_string(),
+            "--threads".into(),
+            "2".into(),
+            "--duration".into(),
+            "0.5".into(),
+        ],
+        Duration::from_secs(20),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The file's pool and backend are used; its threads and duration are overridden.
+    assert!(
+        stderr.contains("mining on pool stratum+tcp://127.0.0.1:9 with cpu "),
+        "{stderr}"
+    );
+    assert!(stderr.contains(" x2"), "{stderr}");
+    Ok(())
+}
+
+fn unknown_keys_and_bad_values_are_named() -> common::Outcome {
+    for (name, text, expected) in [
+        ("unknown", "[mine]\nfoo = 1\n", "unknown key `mine.foo`"),
+        ("section", "[mining]\npool = 1\n", "unknown key `mining`"),
+        ("top", "colour = true\n", "unknown key `colour`"),
+        (
+            "bad",
+            "[mine]\npool = [\"stratum+tcp://127.0.0.1:9\"]\nuser = \"u\"\nthreads = \"many\"\n",
+            "key `threads`",
+        ),
+        (
+            "url",
+            "[mine]\npool = [\"http://127.0.0.1:9\"]\nuser = \"u\"\n",
+            "unknown scheme",
+        ),
+        (
+            "type",
+            "[mine]\npool = [{a = 1}]\nuser = \"u\"\n",
+            "key `mine.pool`: expected a string or a number",
+        ),
+        ("syntax", "[mine\n", "config"),
+    ] {
+        let path = write(name, text);
+        let (code, said) = check(&path);
+        assert_eq!(code, Some(2), "{name}: {said}");
+        assert!(
+            said.contains(expected),
+            "{name}: {expected:?} not in {said}"
+        );
+        // The same file given to a run is refused the same way, before anything starts.
+        let out = hashrig()
+            .args(["mine", "--config"])
+            .arg(&path)
+            .args(["--duration", "0.1"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+    }
+    Ok(())
+}
+
+tests!(
+    the_example_parses_and_passes_check,
+    flags_win_over_the_file,
+    unknown_keys_and_bad_values_are_named,
+);
