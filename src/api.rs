@@ -8,7 +8,6 @@
 //! On a loopback address by default; another address only with `allow_remote`, and then a
 //! bearer token is required on every request.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 
-use crate::stats::Stats;
+use crate::stats::{RateHistory, Stats};
 
 /// Where and how the API listens.
 #[derive(Clone, Debug)]
@@ -59,53 +58,6 @@ impl ApiConfig {
     }
 }
 
-/// Samples kept for `/v1/history` and the 5 s rates: one a second, ten minutes.
-const SAMPLES: usize = 600;
-
-/// Per-backend hash counts, sampled once a second.
-struct History {
-    samples: VecDeque<(Instant, Vec<u64>)>,
-}
-
-impl History {
-    fn sample(&mut self, stats: &Stats) {
-        let now = Instant::now();
-        if self
-            .samples
-            .back()
-            .is_some_and(|(t, _)| now.duration_since(*t) < Duration::from_millis(900))
-        {
-            return;
-        }
-        let counts = stats
-            .backends
-            .iter()
-            .map(|b| Stats::get(&b.hashes))
-            .collect();
-        self.samples.push_back((now, counts));
-        while self.samples.len() > SAMPLES {
-            self.samples.pop_front();
-        }
-    }
-
-    /// Each backend's rate over about the last `window`.
-    fn rates(&self, window: Duration) -> Vec<f64> {
-        let Some((t1, last)) = self.samples.back() else {
-            return Vec::new();
-        };
-        let first = self
-            .samples
-            .iter()
-            .find(|(t, _)| t1.duration_since(*t) <= window)
-            .unwrap_or(&self.samples[0]);
-        let dt = t1.duration_since(first.0).as_secs_f64();
-        last.iter()
-            .zip(&first.1)
-            .map(|(b, a)| if dt > 0.0 { (b - a) as f64 / dt } else { 0.0 })
-            .collect()
-    }
-}
-
 /// A running API server (stopped and joined when dropped).
 pub struct Api {
     stop: Arc<AtomicBool>,
@@ -126,7 +78,7 @@ impl Drop for Api {
 struct State {
     stats: Arc<Stats>,
     source: String,
-    history: Mutex<History>,
+    history: Mutex<RateHistory>,
     token: Option<String>,
 }
 
@@ -139,16 +91,14 @@ pub fn start(config: &ApiConfig, stats: Arc<Stats>, source: String) -> Result<Ap
     })?;
     let addr = server.server_addr().to_ip().unwrap_or(config.addr);
     if !config.addr.ip().is_loopback() {
-        eprintln!(
+        crate::elog!(
             "warning: the monitoring API listens on {addr}, beyond this machine (bearer token required)"
         );
     }
     let state = State {
         stats,
         source,
-        history: Mutex::new(History {
-            samples: VecDeque::new(),
-        }),
+        history: Mutex::new(RateHistory::default()),
         token: config.token.clone(),
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -335,9 +285,8 @@ fn history(state: &State) -> Value {
     let now = Instant::now();
     // Rate between consecutive samples, per device: [seconds since start, rate0, rate1, ...].
     let samples: Vec<Value> = h
-        .samples
-        .iter()
-        .zip(h.samples.iter().skip(1))
+        .samples()
+        .zip(h.samples().skip(1))
         .map(|((t0, a), (t1, b))| {
             let dt = t1.duration_since(*t0).as_secs_f64().max(1e-9);
             let at = start.as_secs_f64() - now.duration_since(*t1).as_secs_f64();
@@ -488,21 +437,5 @@ mod tests {
             ..allowed
         };
         assert!(with_token.check().is_ok());
-    }
-
-    #[test]
-    fn rates_over_a_window() {
-        let stats = Stats::new(["a".to_string()]);
-        let t0 = Instant::now();
-        let h = History {
-            samples: VecDeque::from(vec![
-                (t0, vec![0]),
-                (t0 + Duration::from_secs(1), vec![100]),
-                (t0 + Duration::from_secs(11), vec![1100]),
-            ]),
-        };
-        let _ = stats;
-        assert_eq!(h.rates(Duration::from_secs(5)), vec![0.0]);
-        assert_eq!(h.rates(Duration::from_secs(20)), vec![100.0]);
     }
 }

@@ -103,6 +103,9 @@ pub struct MineArgs {
     /// measured rate is off by 2x.
     #[arg(long, value_name = "RATE", requires = "pool")]
     pub hashrate: Option<String>,
+    /// No live status block: plain periodic lines (also when stderr is not a terminal).
+    #[arg(long)]
+    pub no_tui: bool,
     /// Serve the monitoring API (JSON, Prometheus /metrics, a dashboard page) on this
     /// address, e.g. 127.0.0.1:4028.
     #[arg(long, value_name = "ADDR")]

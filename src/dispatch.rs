@@ -213,7 +213,7 @@ impl Dispatcher {
                     self.account(index, a, report, emit);
                 }
                 Err(failure) => {
-                    eprintln!("{}; that device stops", failure.error);
+                    crate::elog!("{}; that device stops", failure.error);
                     self.account(index, a, failure.found, emit);
                     self.stats.backends[index]
                         .failed
@@ -236,7 +236,7 @@ impl Dispatcher {
         let Some(roll) = current.work.roll(index) else {
             if !current.exhausted.swap(true, Ordering::AcqRel) {
                 Stats::add(&self.stats.exhausted, 1);
-                eprintln!(
+                crate::elog!(
                     "work {} is searched to the end of its roll space; waiting for new work",
                     current.work.id
                 );

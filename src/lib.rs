@@ -16,5 +16,6 @@ pub mod mine;
 pub mod output;
 pub mod source;
 pub mod stats;
+pub mod status;
 pub mod verify;
 pub mod work;

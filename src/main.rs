@@ -31,9 +31,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            hashrig::elog!("error: {err}");
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                hashrig::elog!("  caused by: {cause}");
             }
             if err.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
@@ -88,7 +88,7 @@ fn init_logging(cli: &Cli) -> Result<()> {
                 .with_context(|| format!("--log-file {}", path.display()))?;
             tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(file))
         }
-        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(|| hashrig::output::LogWriter),
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -122,7 +122,7 @@ fn parse_with_config(argv: Vec<std::ffi::OsString>) -> std::result::Result<Cli, 
     let (path, argv) = match file::take_config_flag(argv) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {e}");
+            hashrig::elog!("error: {e}");
             return Err(ExitCode::from(2));
         }
     };
@@ -130,7 +130,7 @@ fn parse_with_config(argv: Vec<std::ffi::OsString>) -> std::result::Result<Cli, 
         Some(path) => match file::merge(path, argv) {
             Ok(argv) => argv,
             Err(e) => {
-                eprintln!("error: {e}");
+                hashrig::elog!("error: {e}");
                 return Err(ExitCode::from(2));
             }
         },
@@ -138,7 +138,7 @@ fn parse_with_config(argv: Vec<std::ffi::OsString>) -> std::result::Result<Cli, 
     };
     Cli::try_parse_from(&argv).map_err(|e| {
         if let Some(why) = path.as_deref().and_then(|p| file::explain(p, &e)) {
-            eprintln!("error: {why}");
+            hashrig::elog!("error: {why}");
         }
         let _ = e.print();
         ExitCode::from(e.exit_code() as u8)
@@ -230,6 +230,7 @@ fn devices_command(_args: cli::DevicesArgs) -> Result<()> {
 }
 
 fn mine_command(args: cli::MineArgs) -> Result<()> {
+    let no_tui = args.no_tui;
     let config = config::mine_config(&args)?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // First Ctrl-C / SIGTERM: stop cleanly (backends leave their batch, summary printed; the
@@ -240,12 +241,19 @@ fn mine_command(args: cli::MineArgs) -> Result<()> {
         signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
             .context("installing the signal handler")?;
     }
+    let tty =
+        std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
+    let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let extras = hashrig::mine::Extras {
+        api: config.api,
+        status: (!no_tui && tty).then_some(colour),
+    };
     hashrig::mine::run_with(
         config.source,
         &config.backends,
         config.limits,
         stop,
-        config.api.as_ref(),
+        &extras,
     )?;
     Ok(())
 }

@@ -65,17 +65,27 @@ pub fn run(
     limits: Limits,
     stop: Arc<AtomicBool>,
 ) -> Result<Arc<Stats>, MineError> {
-    run_with(source, backends, limits, stop, None)
+    run_with(source, backends, limits, stop, &Extras::default())
 }
 
-/// [`run`], with the monitoring API beside it when `api` is given.
+/// What runs beside the mining loop.
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    /// The monitoring API.
+    pub api: Option<crate::api::ApiConfig>,
+    /// The live status block (`Some(colour)`), instead of the periodic rate line.
+    pub status: Option<bool>,
+}
+
+/// [`run`], with the monitoring API and the live status block when asked for.
 pub fn run_with(
     source: Box<dyn Source>,
     backends: &[Backend],
     limits: Limits,
     stop: Arc<AtomicBool>,
-    api: Option<&crate::api::ApiConfig>,
+    extras: &Extras,
 ) -> Result<Arc<Stats>, MineError> {
+    let api = extras.api.as_ref();
     if backends.is_empty() {
         return Err(MineError::NoBackends);
     }
@@ -84,7 +94,7 @@ pub fn run_with(
         Some(config) => {
             let api = crate::api::start(config, Arc::clone(&stats), source.describe())
                 .map_err(|e| MineError::Api(e.to_string()))?;
-            eprintln!("monitoring API on http://{}/", api.addr);
+            crate::elog!("monitoring API on http://{}/", api.addr);
             Some(api)
         }
         None => None,
@@ -92,13 +102,13 @@ pub fn run_with(
     if source.wants_hash_rate() {
         match crate::bench::measure_together(backends, 0.5, &mut |_| {}) {
             Ok(r) => {
-                eprintln!(
+                crate::elog!(
                     "measured {} to announce to the pool",
                     format_hashrate(r.hashrate)
                 );
                 stats.set_nominal(r.hashrate);
             }
-            Err(e) => eprintln!("could not measure the hash rate to announce: {e}"),
+            Err(e) => crate::elog!("could not measure the hash rate to announce: {e}"),
         }
     }
     let (tx, rx) = mpsc::channel::<Event>();
@@ -111,12 +121,15 @@ pub fn run_with(
         limits.duration.map(|d| started + d),
         Arc::clone(&stats),
     );
+    let status = extras
+        .status
+        .map(|colour| crate::status::start(Arc::clone(&stats), source.describe(), colour));
     let names: Vec<String> = backends.iter().map(Backend::name).collect();
-    eprintln!("mining on {} with {}", source.describe(), names.join(", "));
+    crate::elog!("mining on {} with {}", source.describe(), names.join(", "));
     let running = match source.start(link) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{}", stats.summary_line());
+            crate::elog!("{}", stats.summary_line());
             return Err(MineError::Source(e));
         }
     };
@@ -158,7 +171,7 @@ pub fn run_with(
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break Ok(()),
             }
-            if last_rate.0.elapsed() >= RATE_EVERY {
+            if status.is_none() && last_rate.0.elapsed() >= RATE_EVERY {
                 let hashes = stats.hashes();
                 let rate = (hashes - last_rate.1) as f64 / last_rate.0.elapsed().as_secs_f64();
                 let pool = match stats
@@ -170,7 +183,7 @@ pub fn run_with(
                     None if !stats.pools().is_empty() => " | no pool".to_string(),
                     None => String::new(),
                 };
-                eprintln!(
+                crate::elog!(
                     "hash rate {} | accepted {} rejected {} stale {} | hw errors {}{pool}",
                     format_hashrate(rate),
                     Stats::get(&stats.accepted),
@@ -192,12 +205,14 @@ pub fn run_with(
     }
     // Outcomes of those last solutions.
     looping.drain(&dispatcher, &rx);
-    eprintln!("{}", stats.summary_line());
+    // The last block stays on the screen; the summary goes below it.
+    drop(status);
+    crate::elog!("{}", stats.summary_line());
     for line in stats.pool_lines() {
-        eprintln!("{line}");
+        crate::elog!("{line}");
     }
     for b in &stats.backends {
-        eprintln!(
+        crate::elog!(
             "backend {}: hashes {} hw_errors {} max_switch_ms {:.2}",
             b.name,
             Stats::get(&b.hashes),
@@ -262,7 +277,7 @@ impl Loop<'_> {
             .as_mut()
             .is_some_and(|sink| sink.send(solution).is_ok());
         if !sent {
-            eprintln!(
+            crate::elog!(
                 "error: a verified solution (hash {}) could not be handed to the source, which has ended",
                 share.hash_hex()
             );
@@ -294,11 +309,11 @@ impl Loop<'_> {
             }
             OutcomeKind::Kept(reason) => {
                 Stats::add(&s.kept, 1);
-                eprintln!("could not submit {}: {reason}", o.what);
+                crate::elog!("could not submit {}: {reason}", o.what);
             }
             OutcomeKind::Unanswered(reason) => {
                 Stats::add(&s.unanswered, 1);
-                eprintln!("no answer for {}: {reason}", o.what);
+                crate::elog!("no answer for {}: {reason}", o.what);
             }
         }
     }
@@ -309,7 +324,7 @@ impl Loop<'_> {
             match event {
                 Event::Dispatch(DispatchEvent::Found(found)) => self.found(dispatcher, found),
                 Event::Source(SourceEvent::Outcome(o)) => self.outcome(o),
-                Event::Source(SourceEvent::Fatal(e)) => eprintln!("error: {e}"),
+                Event::Source(SourceEvent::Fatal(e)) => crate::elog!("error: {e}"),
                 _ => {}
             }
         }

@@ -2,7 +2,7 @@
 //! dispatcher), solutions by outcome (fed by the mining loop from what sources report), stale
 //! drops, switch latency and roll exhaustion. Read by the periodic status line and the summary.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -17,6 +17,93 @@ pub fn format_hashrate(rate: f64) -> String {
         unit += 1;
     }
     format!("{value:.2} {}", UNITS[unit])
+}
+
+/// Per-backend hash counts sampled about once a second (ten minutes of them): the 5 s
+/// rates, sparklines and charts of the status block and the monitoring API.
+#[derive(Debug, Default)]
+pub struct RateHistory {
+    samples: VecDeque<(Instant, Vec<u64>)>,
+}
+
+impl RateHistory {
+    const KEEP: usize = 600;
+
+    /// Takes a sample, unless the last one is under 0.9 s old.
+    pub fn sample(&mut self, stats: &Stats) {
+        let now = Instant::now();
+        if self
+            .samples
+            .back()
+            .is_some_and(|(t, _)| now.duration_since(*t) < Duration::from_millis(900))
+        {
+            return;
+        }
+        let counts = stats
+            .backends
+            .iter()
+            .map(|b| b.hashes.load(Ordering::Relaxed))
+            .collect();
+        self.push(now, counts);
+    }
+
+    fn push(&mut self, at: Instant, counts: Vec<u64>) {
+        self.samples.push_back((at, counts));
+        while self.samples.len() > Self::KEEP {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Each backend's rate over about the last `window`.
+    pub fn rates(&self, window: Duration) -> Vec<f64> {
+        let Some((t1, last)) = self.samples.back() else {
+            return Vec::new();
+        };
+        let first = self
+            .samples
+            .iter()
+            .find(|(t, _)| t1.duration_since(*t) <= window)
+            .unwrap_or(&self.samples[0]);
+        let dt = t1.duration_since(first.0).as_secs_f64();
+        last.iter()
+            .zip(&first.1)
+            .map(|(b, a)| if dt > 0.0 { (b - a) as f64 / dt } else { 0.0 })
+            .collect()
+    }
+
+    /// Rates per backend in the last `n` buckets of `width` each, oldest first.
+    pub fn buckets(&self, width: Duration, n: usize) -> Vec<Vec<f64>> {
+        let Some((t1, _)) = self.samples.back() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for k in (0..n).rev() {
+            let end = t1.checked_sub(width * k as u32);
+            let start = end.and_then(|e| e.checked_sub(width));
+            let (Some(end), Some(start)) = (end, start) else {
+                continue;
+            };
+            let a = self.samples.iter().find(|(t, _)| *t >= start);
+            let b = self.samples.iter().rev().find(|(t, _)| *t <= end);
+            if let (Some((ta, ca)), Some((tb, cb))) = (a, b) {
+                let dt = tb.saturating_duration_since(*ta).as_secs_f64();
+                if dt > 0.0 {
+                    out.push(
+                        cb.iter()
+                            .zip(ca)
+                            .map(|(y, x)| (y - x) as f64 / dt)
+                            .collect(),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// (sample time, counts) pairs, oldest first.
+    pub fn samples(&self) -> impl Iterator<Item = &(Instant, Vec<u64>)> {
+        self.samples.iter()
+    }
 }
 
 /// Counters of one backend.
@@ -334,6 +421,21 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_over_a_window() {
+        let t0 = Instant::now();
+        let mut h = RateHistory::default();
+        h.push(t0, vec![0]);
+        h.push(t0 + Duration::from_secs(1), vec![100]);
+        h.push(t0 + Duration::from_secs(11), vec![1100]);
+        assert_eq!(h.rates(Duration::from_secs(5)), vec![0.0]);
+        assert_eq!(h.rates(Duration::from_secs(20)), vec![100.0]);
+        assert_eq!(
+            h.buckets(Duration::from_secs(5), 3).last(),
+            Some(&vec![100.0])
+        );
+    }
 
     #[test]
     fn units() {

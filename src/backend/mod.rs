@@ -175,7 +175,7 @@ impl BackendSpec {
                     Ok(gpus) => gpus
                         .into_iter()
                         .filter_map(|g| {
-                            g.inspect_err(|e| eprintln!("{e}; going on without it"))
+                            g.inspect_err(|e| crate::elog!("{e}; going on without it"))
                                 .ok()
                         })
                         .collect(),
@@ -186,7 +186,7 @@ impl BackendSpec {
         };
         if self.selection == Selection::All {
             for g in opened.iter().filter(|g| g.info().device_type == "Cpu") {
-                eprintln!(
+                crate::elog!(
                     "note: {} is a software adapter running on the same CPU cores: together they \
                      will hash less than the CPU alone",
                     g.info().name
@@ -194,7 +194,7 @@ impl BackendSpec {
             }
         }
         if self.selection == Selection::Auto && opened.is_empty() {
-            eprintln!("no hardware GPU adapter found: using the CPU only (software adapters such as lavapipe run with --backend gpu)");
+            crate::elog!("no hardware GPU adapter found: using the CPU only (software adapters such as lavapipe run with --backend gpu)");
         }
         Ok(opened
             .into_iter()

@@ -107,7 +107,7 @@ impl Journal {
             let mut last = [0u8; 1];
             file.read_exact(&mut last).map_err(io)?;
             if last[0] != b'\n' {
-                eprintln!(
+                crate::elog!(
                     "warning: {}: the last record was cut short (a crash while writing it); it is left on a line of its own",
                     path.display()
                 );

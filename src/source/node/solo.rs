@@ -73,7 +73,7 @@ fn with_backoff<T>(
         match f() {
             Ok(v) => return Ok(Some(v)),
             Err(e) if e.is_transient() => {
-                eprintln!(
+                crate::elog!(
                     "waiting for the node at {} ({what}): {e}; retrying in {delay:?}",
                     node.url()
                 );
@@ -154,7 +154,7 @@ impl Shared {
         let mut current = self.current.lock().expect("no panic while held");
         if let Some(t) = current.clone().filter(|t| t.prev_hash == prev) {
             if let Err(e) = self.publish_locked(&mut current, t, false) {
-                eprintln!("error: {e}");
+                crate::elog!("error: {e}");
             }
         }
     }
@@ -260,7 +260,7 @@ fn template_loop(shared: &Shared, poll: Duration) {
                 } else {
                     "getblocktemplate failed at"
                 };
-                eprintln!("{what} {}: {e}; retrying in {delay:?}", node.url());
+                crate::elog!("{what} {}: {e}; retrying in {delay:?}", node.url());
                 longpoll = None;
                 if link.sleep(delay) {
                     return;
@@ -356,7 +356,7 @@ impl Submitter {
 
     fn on_solution(&mut self, solution: Solution) {
         let Some(template) = assemble::template_of(&solution) else {
-            eprintln!(
+            crate::elog!(
                 "error: a solution of work {} came without its template",
                 solution.work.id
             );
@@ -403,9 +403,10 @@ impl Submitter {
         let journaled = match self.journal.append(&entry) {
             Ok(()) => true,
             Err(e) => {
-                eprintln!(
+                crate::elog!(
                     "error: {e}: block {} {} is sent without it",
-                    entry.height, entry.hash
+                    entry.height,
+                    entry.hash
                 );
                 false
             }
@@ -419,7 +420,7 @@ impl Submitter {
         let definite = !matches!(answer, Answer::Unanswered(_));
         if definite {
             if let Err(e) = self.journal.remove(&entry.hash) {
-                eprintln!("error: {e}");
+                crate::elog!("error: {e}");
             }
             self.unjournaled.retain(|b| b.hash != entry.hash);
         } else if !journaled && !self.unjournaled.iter().any(|b| b.hash == entry.hash) {
@@ -487,7 +488,7 @@ impl Submitter {
         let mut pending = match self.journal.pending() {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::elog!("error: {e}");
                 return;
             }
         };
@@ -496,7 +497,7 @@ impl Submitter {
             if entry.chain.as_deref().is_some_and(|c| c != self.genesis) {
                 if !self.foreign_reported {
                     self.foreign_reported = true;
-                    eprintln!(
+                    crate::elog!(
                         "note: {} holds block {} {} of another chain (genesis {}); it is kept for a node of that chain",
                         self.journal.path().display(),
                         entry.height,

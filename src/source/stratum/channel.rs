@@ -415,7 +415,7 @@ impl Manager {
                 code,
             } => on_channel(channel_id).map(|()| self.v2_refused(id, sequence_number, code)),
             V2In::UpdateChannelError { code, .. } => {
-                eprintln!("{name}: UpdateChannel refused: {code}");
+                crate::elog!("{name}: UpdateChannel refused: {code}");
                 Ok(())
             }
             V2In::Reconnect { host, port } => {
@@ -426,7 +426,7 @@ impl Manager {
             V2In::CloseChannel { channel_id, reason } => on_channel(channel_id)
                 .and_then(|()| Err(format!("the pool closed the channel: {reason}"))),
             V2In::Other(what) => {
-                eprintln!("{name}: ignored {}", super::protocol::clip(&what, 120));
+                crate::elog!("{name}: ignored {}", super::protocol::clip(&what, 120));
                 Ok(())
             }
         };
@@ -467,7 +467,7 @@ impl Manager {
         s.phase = Phase::Ready;
         s.last_job = Instant::now();
         let kind = v.kind;
-        eprintln!(
+        crate::elog!(
             "{}: logged in; Stratum V2 {} channel {channel_id}, difficulty {}, version rolling mask {VERSION_MASK:08x}",
             self.name(pool),
             match kind {
@@ -694,7 +694,7 @@ impl Manager {
                     quiet: false,
                 });
             }
-            _ => eprintln!(
+            _ => crate::elog!(
                 "{}: ignored SubmitShares.Error for sequence number {sequence}, which is not waiting: {code}",
                 self.name(pool)
             ),
@@ -732,7 +732,7 @@ impl Manager {
             }
             v.announced = rate;
             let channel = v.channel;
-            eprintln!(
+            crate::elog!(
                 "{}: announcing {} (UpdateChannel; measured over the last {:.0} s)",
                 self.name(pool),
                 crate::stats::format_hashrate(rate),

@@ -572,7 +572,7 @@ impl Manager {
             state.retry_at = state.retry_at.max(Instant::now() + Duration::from_secs(60));
         }
         let retry = state.retry_at.saturating_duration_since(Instant::now());
-        eprintln!(
+        crate::elog!(
             "{name}: {reason}; {}",
             if retry.is_zero() {
                 "reconnecting".to_string()
@@ -678,7 +678,7 @@ impl Manager {
         s.bad_lines += 1;
         let (n, pool) = (s.bad_lines, s.pool);
         if n <= 10 || n.is_power_of_two() {
-            eprintln!(
+            crate::elog!(
                 "{}: ignored a bad message ({n} so far): {error}",
                 self.name(pool)
             );
@@ -699,7 +699,7 @@ impl Manager {
             } => match s.requests.remove(&rid) {
                 Some(r) => self.response(id, r, result, error),
                 None => {
-                    eprintln!("{name}: ignored an answer to request {rid}, which is not waiting")
+                    crate::elog!("{name}: ignored an answer to request {rid}, which is not waiting")
                 }
             },
             Incoming::Notify(job) => {
@@ -736,11 +736,11 @@ impl Manager {
                     s.rolling_mask = Some(mask);
                     s.dirty = s.current.is_some();
                 } else {
-                    eprintln!("{name}: ignored mining.set_version_mask (version rolling was not negotiated)");
+                    crate::elog!("{name}: ignored mining.set_version_mask (version rolling was not negotiated)");
                 }
             }
             Incoming::Reconnect { host, port, wait } => self.reconnect(id, host, port, wait),
-            Incoming::ShowMessage(text) => eprintln!("{name} says: {text}"),
+            Incoming::ShowMessage(text) => crate::elog!("{name} says: {text}"),
             Incoming::GetVersion(rid) => {
                 if let Err(e) = s.send(&request::answer(&rid, Value::from(AGENT))) {
                     self.fail(id, &e);
@@ -752,7 +752,7 @@ impl Manager {
                 }
             }
             Incoming::Unknown { method, id: rid } => {
-                eprintln!("{name}: ignored unknown method {method:?}");
+                crate::elog!("{name}: ignored unknown method {method:?}");
                 if !rid.is_null() {
                     if let Err(e) = s.send(&request::refuse(&rid, "method not supported")) {
                         self.fail(id, &e);
@@ -774,7 +774,7 @@ impl Manager {
             Request::Configure => match (error, protocol::parse_configured(&result)) {
                 (Some(e), _) => tracing::info!("{name}: no mining.configure ({e})"),
                 (None, Ok(mask)) => s.rolling_mask = mask,
-                (None, Err(e)) => eprintln!("{name}: {e}; mining without version rolling"),
+                (None, Err(e)) => crate::elog!("{name}: {e}; mining without version rolling"),
             },
             Request::Subscribe => {
                 let subscribed = match error {
@@ -827,7 +827,7 @@ impl Manager {
                 s.phase = Phase::Ready;
                 s.last_job = Instant::now();
                 let sub = s.subscribed.as_ref().expect("subscribed before authorized");
-                eprintln!(
+                crate::elog!(
                     "{name}: logged in; extranonce1 {}, {}-byte extranonce2, {}",
                     bitcoin::hex::DisplayHex::to_lower_hex_string(&sub.extranonce1[..]),
                     sub.extranonce2_size,
@@ -884,7 +884,7 @@ impl Manager {
         match host {
             Some(h) if !h.eq_ignore_ascii_case(&url.host) => {
                 if !self.options.allow_redirect {
-                    eprintln!(
+                    crate::elog!(
                         "{name}: ignored client.reconnect to another host {:?} (give --pool-redirect to follow it)",
                         protocol::clip(&h, 100)
                     );
@@ -897,7 +897,7 @@ impl Manager {
         if let Some(p) = port {
             url.port = p;
         }
-        eprintln!("{name}: the pool asked to reconnect to {url} in {wait} s");
+        crate::elog!("{name}: the pool asked to reconnect to {url} in {wait} s");
         let state = &mut self.state[pool];
         state.redirect = Some(url);
         let backoff = state.backoff;
@@ -928,7 +928,7 @@ impl Manager {
         }
         if let Some(old) = self.active.and_then(|a| self.sessions.get(&a)) {
             let old_pool = old.pool;
-            eprintln!("leaving {} for a better pool", self.name(old_pool));
+            crate::elog!("leaving {} for a better pool", self.name(old_pool));
             let p = self.pool_stats(old_pool);
             p.in_use.store(false, Ordering::Relaxed);
             Stats::add(&p.failovers, 1);
@@ -937,7 +937,7 @@ impl Manager {
         self.active = Some(id);
         self.switched = true;
         self.pool_stats(pool).in_use.store(true, Ordering::Relaxed);
-        eprintln!("mining on {}", self.name(pool));
+        crate::elog!("mining on {}", self.name(pool));
         if let Some(s) = self.sessions.get_mut(&id) {
             s.dirty = true;
         }
@@ -1016,7 +1016,7 @@ impl Manager {
         // Logged after the share is on its way.
         if let Some((hash, job, header)) = candidate {
             Stats::add(&self.pool_stats(pool).block_candidates, 1);
-            eprintln!(
+            crate::elog!(
                 "block candidate: share {hash} of job {job} on {} also meets the network target (the pool submits the block); header {header}",
                 self.name(pool),
             );

@@ -1,0 +1,339 @@
+//! The live status block: one compact block at the bottom of the terminal, redrawn in place
+//! every second (plain escape codes: no raw mode, no alternate screen, so there is nothing to
+//! restore whichever way the process ends; the last block stays as ordinary lines).
+//!
+//! Per device: name (backend, kernel, threads), hash rate over 5 s and on average, a sparkline
+//! of the last minutes, hardware errors. Per source: what it mines on, and per pool the
+//! difficulty, accepted / rejected / stale, failovers; blocks found and uptime.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::stats::{format_hashrate, RateHistory, Stats};
+
+/// One device's row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceRow {
+    pub name: String,
+    pub rate_5s: f64,
+    pub rate_avg: f64,
+    /// Rates of the last minutes, oldest first (one per 5 s).
+    pub spark: Vec<f64>,
+    pub hw_errors: u64,
+    pub failed: bool,
+}
+
+/// One pool's row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolRow {
+    pub url: String,
+    pub in_use: bool,
+    pub difficulty: f64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub stale: u64,
+    pub failovers: u64,
+}
+
+/// What the block shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub source: String,
+    pub uptime: Duration,
+    pub devices: Vec<DeviceRow>,
+    pub pools: Vec<PoolRow>,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub stale: u64,
+    pub blocks: u64,
+}
+
+impl Snapshot {
+    pub fn take(stats: &Stats, history: &RateHistory, source: &str) -> Snapshot {
+        let up = stats.uptime();
+        let recent = history.rates(Duration::from_secs(5));
+        let spark = history.buckets(Duration::from_secs(5), 24);
+        Snapshot {
+            source: source.to_string(),
+            uptime: up,
+            devices: stats
+                .backends
+                .iter()
+                .enumerate()
+                .map(|(i, b)| DeviceRow {
+                    name: b.name.clone(),
+                    rate_5s: recent.get(i).copied().unwrap_or(0.0),
+                    rate_avg: Stats::get(&b.hashes) as f64 / up.as_secs_f64().max(1e-9),
+                    spark: spark
+                        .iter()
+                        .map(|row| row.get(i).copied().unwrap_or(0.0))
+                        .collect(),
+                    hw_errors: Stats::get(&b.hw_errors),
+                    failed: b.failed.load(Ordering::Relaxed),
+                })
+                .collect(),
+            pools: stats
+                .pools()
+                .iter()
+                .map(|p| PoolRow {
+                    url: p.url.clone(),
+                    in_use: p.in_use.load(Ordering::Relaxed),
+                    difficulty: p.difficulty(),
+                    accepted: Stats::get(&p.accepted),
+                    rejected: Stats::get(&p.rejected),
+                    stale: Stats::get(&p.stale),
+                    failovers: Stats::get(&p.failovers),
+                })
+                .collect(),
+            accepted: Stats::get(&stats.accepted),
+            rejected: Stats::get(&stats.rejected),
+            stale: Stats::get(&stats.stale),
+            blocks: Stats::get(&stats.blocks),
+        }
+    }
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A sparkline of `values` (scaled to their maximum).
+pub fn sparkline(values: &[f64]) -> String {
+    let max = values.iter().copied().fold(0.0, f64::max);
+    values
+        .iter()
+        .map(|v| {
+            if max <= 0.0 {
+                BARS[0]
+            } else {
+                BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            }
+        })
+        .collect()
+}
+
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut t: String = text.chars().take(width.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The block's lines for `s`, at most `width` columns; `color` adds ANSI colours.
+pub fn render(s: &Snapshot, width: usize, color: bool) -> Vec<String> {
+    let (bold, dim, red, green, reset) = if color {
+        ("\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[0m")
+    } else {
+        ("", "", "", "", "")
+    };
+    let width = width.max(40);
+    let total: f64 = s.devices.iter().map(|d| d.rate_5s).sum();
+    let mut lines = vec![fit(
+        &format!(
+            "{bold}hashrig{reset} {} | {} | up {}",
+            format_hashrate(total),
+            s.source,
+            clock(s.uptime)
+        ),
+        width + if color { 8 } else { 0 },
+    )];
+    for d in &s.devices {
+        let state = if d.failed {
+            format!(" {red}failed{reset}")
+        } else {
+            String::new()
+        };
+        let hw = if d.hw_errors > 0 {
+            format!("{red}hw {}{reset}", d.hw_errors)
+        } else {
+            "hw 0".to_string()
+        };
+        let name = fit(&d.name, 28);
+        lines.push(format!(
+            "  {name:<28} {:>12} {dim}avg{reset} {:>12} {green}{}{reset} {hw}{state}",
+            format_hashrate(d.rate_5s),
+            format_hashrate(d.rate_avg),
+            sparkline(&d.spark),
+        ));
+    }
+    for (i, p) in s.pools.iter().enumerate() {
+        let mark = if p.in_use { "*" } else { " " };
+        lines.push(fit(
+            &format!(
+                "{mark} pool {i} {} | diff {} | accepted {} rejected {} stale {} | failovers {}",
+                p.url,
+                format_difficulty(p.difficulty),
+                p.accepted,
+                p.rejected,
+                p.stale,
+                p.failovers
+            ),
+            width,
+        ));
+    }
+    lines.push(format!(
+        "  accepted {} rejected {} stale {} | blocks {}",
+        s.accepted, s.rejected, s.stale, s.blocks
+    ));
+    lines
+}
+
+fn format_difficulty(d: f64) -> String {
+    if d == 0.0 {
+        "-".into()
+    } else if !(1e-3..1e9).contains(&d) {
+        format!("{d:.3e}")
+    } else {
+        format!("{}", (d * 1e4).round() / 1e4)
+    }
+}
+
+/// The block, redrawn every second on a thread until dropped (then left on the screen).
+pub struct Status {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Status {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        crate::output::end_block();
+    }
+}
+
+/// Starts the status block for `stats`.
+pub fn start(stats: Arc<Stats>, source: String, color: bool) -> Status {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("hashrig-status".into())
+        .spawn(move || {
+            let mut history = RateHistory::default();
+            let mut last = std::time::Instant::now() - Duration::from_secs(2);
+            while !stop2.load(Ordering::Relaxed) {
+                history.sample(&stats);
+                if last.elapsed() >= Duration::from_secs(1) {
+                    last = std::time::Instant::now();
+                    let width = terminal_width();
+                    let lines = render(&Snapshot::take(&stats, &history, &source), width, color);
+                    crate::output::set_block(lines);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            // The final state, then left as is.
+            history.sample(&stats);
+            let lines = render(
+                &Snapshot::take(&stats, &history, &source),
+                terminal_width(),
+                color,
+            );
+            crate::output::set_block(lines);
+        })
+        .ok();
+    Status { stop, thread }
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            source: "pool stratum+tcp://127.0.0.1:3333 (and 1 failover)".into(),
+            uptime: Duration::from_secs(3723),
+            devices: vec![
+                DeviceRow {
+                    name: "cpu avx512 x2".into(),
+                    rate_5s: 81_230_000.0,
+                    rate_avg: 80_100_000.0,
+                    spark: vec![0.0, 40e6, 80e6, 81e6, 80e6, 79e6],
+                    hw_errors: 0,
+                    failed: false,
+                },
+                DeviceRow {
+                    name: "gpu NVIDIA H200 (Vulkan)".into(),
+                    rate_5s: 6.1e9,
+                    rate_avg: 6.0e9,
+                    spark: vec![6e9; 6],
+                    hw_errors: 2,
+                    failed: false,
+                },
+            ],
+            pools: vec![
+                PoolRow {
+                    url: "stratum+tcp://127.0.0.1:3333".into(),
+                    in_use: true,
+                    difficulty: 0.0046565420516309075,
+                    accepted: 40,
+                    rejected: 1,
+                    stale: 0,
+                    failovers: 0,
+                },
+                PoolRow {
+                    url: "stratum2+tcp://127.0.0.1:34254/9auq".into(),
+                    in_use: false,
+                    difficulty: 0.0,
+                    accepted: 0,
+                    rejected: 0,
+                    stale: 0,
+                    failovers: 0,
+                },
+            ],
+            accepted: 40,
+            rejected: 1,
+            stale: 0,
+            blocks: 0,
+        }
+    }
+
+    /// The block for a fixed snapshot, as text (golden).
+    #[test]
+    fn golden_block() {
+        let lines = render(&snapshot(), 100, false);
+        let expected = "\
+hashrig 6.18 GH/s | pool stratum+tcp://127.0.0.1:3333 (and 1 failover) | up 01:02:03
+  cpu avx512 x2                  81.23 MH/s avg   80.10 MH/s ▁▄████ hw 0
+  gpu NVIDIA H200 (Vulkan)        6.10 GH/s avg    6.00 GH/s ██████ hw 2
+* pool 0 stratum+tcp://127.0.0.1:3333 | diff 0.0047 | accepted 40 rejected 1 stale 0 | failovers 0
+  pool 1 stratum2+tcp://127.0.0.1:34254/9auq | diff - | accepted 0 rejected 0 stale 0 | failovers 0
+  accepted 40 rejected 1 stale 0 | blocks 0";
+        assert_eq!(lines.join("\n"), expected);
+    }
+
+    #[test]
+    fn narrow_terminals_cut_lines() {
+        let lines = render(&snapshot(), 40, false);
+        assert!(lines[0].chars().count() <= 40, "{}", lines[0]);
+        assert!(lines[3].ends_with('…'));
+    }
+
+    #[test]
+    fn colours_only_when_asked() {
+        assert!(render(&snapshot(), 100, true).join("").contains("\x1b["));
+        assert!(!render(&snapshot(), 100, false).join("").contains('\x1b'));
+    }
+
+    #[test]
+    fn sparklines_scale_to_their_maximum() {
+        assert_eq!(sparkline(&[0.0, 1.0, 2.0]), "▁▅█");
+        assert_eq!(sparkline(&[0.0, 0.0]), "▁▁");
+    }
+}
