@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod job;
 pub mod mine;
 pub mod output;
+pub mod plot;
 pub mod source;
 pub mod stats;
 pub mod status;

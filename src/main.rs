@@ -261,13 +261,30 @@ fn mine_command(args: cli::MineArgs) -> Result<()> {
 fn bench_command(args: BenchArgs) -> Result<()> {
     let config = config::bench_config(&args)?;
     let tty = std::io::stderr().is_terminal();
+    // For --plot: each row's running rate over time.
+    let mut series: Vec<(String, std::time::Instant, Vec<(f64, f64)>)> = Vec::new();
     let mut progress = |row: usize, rows: usize, label: &str, rate: f64| {
         if tty {
             eprint!("\r\x1b[K[{row}/{rows}] {label}: {}", format_hashrate(rate));
             let _ = std::io::stderr().flush();
         }
+        if args.plot.is_some() && rate > 0.0 {
+            if series.last().is_none_or(|(l, _, _)| l != label) {
+                series.push((label.to_string(), std::time::Instant::now(), Vec::new()));
+            }
+            let (_, start, points) = series.last_mut().expect("pushed above");
+            points.push((start.elapsed().as_secs_f64(), rate));
+        }
     };
     let report = bench::run(config, &mut progress).context("benchmark failed")?;
+    if let Some(path) = &args.plot {
+        let series: Vec<hashrig::plot::Series> = series
+            .into_iter()
+            .map(|(label, _, points)| hashrig::plot::Series { label, points })
+            .collect();
+        hashrig::plot::write_svg(path, &series)
+            .map_err(|e| anyhow::anyhow!("--plot {}: {e}", path.display()))?;
+    }
     if tty {
         eprint!("\r\x1b[K");
     }

@@ -182,7 +182,44 @@ fn bench_goes_on_without_a_failed_gpu() -> common::Outcome {
     Ok(())
 }
 
+/// `bench --plot`: an SVG that parses as XML, with one series per measured row.
+fn bench_plot_writes_an_svg_with_a_series_per_row() -> common::Outcome {
+    let path = std::env::temp_dir().join(format!("hashrig-plot-{}.svg", std::process::id()));
+    let out = hashrig()
+        .args([
+            "bench",
+            "--backend",
+            "cpu",
+            "--seconds",
+            "0.3",
+            "--json",
+            "--plot",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = report["results"].as_array().unwrap().len();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("the plot is XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    // Data series are drawn 2 px wide (legend marks and the grid are thinner).
+    let series = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
+        .count();
+    assert_eq!(series, rows + 1, "{rows} rows and the baseline");
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
 tests!(
+    bench_plot_writes_an_svg_with_a_series_per_row,
     bench_json_has_the_documented_fields,
     bench_with_a_forced_kernel_measures_only_that_kernel,
     the_table_names_the_baseline_and_units,
