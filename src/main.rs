@@ -262,7 +262,9 @@ fn bench_command(args: BenchArgs) -> Result<()> {
     let config = config::bench_config(&args)?;
     let tty = std::io::stderr().is_terminal();
     // For --plot: each row's running rate over time.
-    let mut series: Vec<(String, std::time::Instant, Vec<(f64, f64)>)> = Vec::new();
+    // (label, when its first sample came, samples)
+    type Row = (String, std::time::Instant, Vec<(f64, f64)>);
+    let mut series: Vec<Row> = Vec::new();
     let mut progress = |row: usize, rows: usize, label: &str, rate: f64| {
         if tty {
             eprint!("\r\x1b[K[{row}/{rows}] {label}: {}", format_hashrate(rate));
