@@ -272,6 +272,123 @@ fn remote_addresses_need_the_flag_and_a_token() -> common::Outcome {
     Ok(())
 }
 
+/// Counts the lines of `child`'s stdout that start with `prefix`, in a thread.
+fn count_lines(
+    child: &mut std::process::Child,
+    prefix: &'static str,
+) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().unwrap();
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n2 = std::sync::Arc::clone(&n);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.starts_with(prefix) {
+                n2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    n
+}
+
+fn load(n: &std::sync::atomic::AtomicUsize) -> u64 {
+    n.load(std::sync::atomic::Ordering::SeqCst) as u64
+}
+
+/// Solo against bcoin: the API's block count is the miner's own, and bcoin's.
+fn api_while_solo_mining_on_bcoin() -> common::Outcome {
+    let node = common::bcoin::Bcoin::start(false)?;
+    let port = free_port();
+    let journal = common::miner::journal_path("api-solo");
+    let mut args = common::miner::mine_args(&node.url(), &journal);
+    args.extend(["--threads", "1", "--duration", "60", "--api"].map(String::from));
+    args.push(format!("127.0.0.1:{port}"));
+    let mut child = spawn(&args);
+    let blocks = count_lines(&mut child, "accepted block ");
+    let mut seen = None;
+    wait_for(
+        "the API to show the miner's blocks",
+        Duration::from_secs(40),
+        || {
+            let Some(s) = get(port, "/v1/summary") else {
+                return false;
+            };
+            let api = s["blocks"].as_u64().unwrap_or(0);
+            if api >= 2 && api == load(&blocks) {
+                seen = Some((api, s));
+            }
+            seen.is_some()
+        },
+    );
+    let (api_blocks, summary_json) = seen.unwrap();
+    let height = node.height();
+    stop(&mut child);
+    let _ = child.wait_with_output();
+    assert!(
+        height >= api_blocks,
+        "bcoin at {height}, the API says {api_blocks}"
+    );
+    assert!(
+        summary_json["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("node "),
+        "{summary_json}"
+    );
+    assert_eq!(get(port, "/v1/pools"), None, "the API ended with the run");
+    Ok(())
+}
+
+/// Through translator_sv2: the API's accepted count is the pool's own, at one moment.
+fn api_while_pool_mining_through_the_reference_stack() -> common::Outcome {
+    let stack = common::sv2::Stack::start()?;
+    let translator = stack.translator("api");
+    let port = free_port();
+    let mut child = spawn(&[
+        "mine".into(),
+        "--pool".into(),
+        format!("stratum+tcp://127.0.0.1:{}", translator.port),
+        "--user".into(),
+        "worker.1".into(),
+        "--backend".into(),
+        "cpu".into(),
+        "--threads".into(),
+        "1".into(),
+        "--duration".into(),
+        "60".into(),
+        "--api".into(),
+        format!("127.0.0.1:{port}"),
+    ]);
+    let mut agreed = None;
+    wait_for(
+        "the API to agree with the pool",
+        Duration::from_secs(40),
+        || {
+            let Some(pools) = get(port, "/v1/pools") else {
+                return false;
+            };
+            let api = pools[0]["accepted"].as_f64().unwrap_or(0.0);
+            let pool = stack.metric("sv2_client_shares_accepted_total");
+            if api >= 3.0 && api == pool {
+                agreed = Some(api);
+            }
+            agreed.is_some()
+        },
+    );
+    let metrics = http(port, "GET", "/metrics", "").unwrap();
+    stop(&mut child);
+    let _ = child.wait_with_output();
+    let url = format!("stratum+tcp://127.0.0.1:{}", translator.port);
+    assert!(
+        metrics.contains(&format!("hashrig_pool_up{{pool=\"{url}\"}} 1")),
+        "{metrics}"
+    );
+    Ok(())
+}
+
 /// GET with a bearer token (raw HTTP: the helper sends basic auth).
 fn bearer(port: u16, path: &str, token: &str) -> String {
     use std::io::{Read, Write};
@@ -287,6 +404,8 @@ fn bearer(port: u16, path: &str, token: &str) -> String {
 }
 
 tests!(
+    api_while_solo_mining_on_bcoin,
+    api_while_pool_mining_through_the_reference_stack,
     api_shapes_and_counters_agree_with_the_summary,
     remote_addresses_need_the_flag_and_a_token,
 );
