@@ -258,6 +258,68 @@ pub fn measure_gpu(
     Ok(m.row("gpu", device, kernel, 1))
 }
 
+/// One batch size of a GPU sweep.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SweepRow {
+    /// Nonces per dispatch.
+    pub batch: u64,
+    /// Measured time of one dispatch.
+    pub kernel_ms: f64,
+    pub hashrate: f64,
+}
+
+/// `bench --sweep`: measures `gpu` at fixed batch sizes (powers of two from 2^16 up to the
+/// first that takes over ~0.5 s a dispatch, or 2^28), `seconds` each, so a user sees where the
+/// card saturates. The device's own tuning is restored after.
+#[cfg(feature = "gpu")]
+pub fn sweep_gpu(
+    gpu: &mut crate::backend::gpu::GpuDevice,
+    seconds: f64,
+    progress: &mut dyn FnMut(u64, f64),
+) -> Result<Vec<SweepRow>, crate::backend::gpu::GpuError> {
+    let target = gpu.kernel_time();
+    let tuned = gpu.batch();
+    gpu.set_kernel_time(Duration::ZERO);
+    let generation = Generation::new();
+    let mut rows = Vec::new();
+    let mut batch = 1u64 << 16;
+    let result = loop {
+        gpu.set_batch(batch);
+        let b = gpu.batch();
+        // Warm-up at this size.
+        if let Err(f) = gpu.scan(
+            &synthetic_job(u32::MAX, 0),
+            NonceRange::from_start(0, b),
+            &generation,
+        ) {
+            break Err(f.error);
+        }
+        let m = match measure_loop(
+            seconds,
+            &mut || b,
+            &mut |job, range| gpu.scan(job, range, &generation).map_err(|f| f.error),
+            &mut |rate| progress(b, rate),
+        ) {
+            Ok(m) => m,
+            Err(e) => break Err(e),
+        };
+        let dispatches = (m.hashes as f64 / b as f64).max(1.0);
+        let kernel_ms = m.seconds * 1000.0 / dispatches;
+        rows.push(SweepRow {
+            batch: b,
+            kernel_ms,
+            hashrate: m.hashes as f64 / m.seconds,
+        });
+        if kernel_ms > 500.0 || batch >= 1 << 28 {
+            break Ok(rows);
+        }
+        batch *= 2;
+    };
+    gpu.set_kernel_time(target);
+    gpu.set_batch(tuned);
+    result
+}
+
 /// The synthetic job as [`Work`] for the dispatcher: the bench header with its merkle root
 /// fixed and the BIP 320 version bits to roll, so every backend gets headers of its own.
 pub fn synthetic_work() -> Work {

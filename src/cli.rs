@@ -271,6 +271,10 @@ pub struct BenchArgs {
     /// Print one JSON object on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// GPUs: measure fixed batch sizes instead (a table of batch / kernel time / hash rate,
+    /// to see where the card saturates), `--seconds` each.
+    #[arg(long)]
+    pub sweep: bool,
     /// Also draw the hash rate of every row over time into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<std::path::PathBuf>,

@@ -259,6 +259,9 @@ fn mine_command(args: cli::MineArgs) -> Result<()> {
 }
 
 fn bench_command(args: BenchArgs) -> Result<()> {
+    if args.sweep {
+        return sweep_command(&args);
+    }
     let config = config::bench_config(&args)?;
     let tty = std::io::stderr().is_terminal();
     // For --plot: each row's running rate over time.
@@ -308,6 +311,58 @@ fn bench_command(args: BenchArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(feature = "gpu")]
+fn sweep_command(args: &BenchArgs) -> Result<()> {
+    let mut config = config::bench_config(args)?;
+    if config.gpus.is_empty() {
+        anyhow::bail!(
+            "--sweep measures GPUs, and there is none (software adapters: --backend gpu)"
+        );
+    }
+    let tty = std::io::stderr().is_terminal();
+    let mut all = Vec::new();
+    for gpu in &mut config.gpus {
+        let name = gpu.info().name.clone();
+        let rows = bench::sweep_gpu(gpu, args.seconds, &mut |batch, rate| {
+            if tty {
+                eprint!("\r\x1b[K{name} batch {batch}: {}", format_hashrate(rate));
+                let _ = std::io::stderr().flush();
+            }
+        })
+        .with_context(|| format!("sweeping {name}"))?;
+        if tty {
+            eprint!("\r\x1b[K");
+        }
+        all.push((name, rows));
+    }
+    if args.json {
+        let v: Vec<_> = all
+            .iter()
+            .map(|(name, rows)| serde_json::json!({"device": name, "rows": rows}))
+            .collect();
+        say!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    for (name, rows) in all {
+        say!("{name}");
+        say!("{:>12} {:>12} {:>14}", "batch", "kernel ms", "hash rate");
+        for r in rows {
+            say!(
+                "{:>12} {:>12.2} {:>14}",
+                r.batch,
+                r.kernel_ms,
+                format_hashrate(r.hashrate)
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gpu"))]
+fn sweep_command(_args: &BenchArgs) -> Result<()> {
+    anyhow::bail!("--sweep measures GPUs; this hashrig was built without the `gpu` feature")
 }
 
 fn print_table(report: &BenchReport) {

@@ -218,7 +218,45 @@ fn bench_plot_writes_an_svg_with_a_series_per_row() -> common::Outcome {
     Ok(())
 }
 
+/// `bench --sweep`: batch sizes doubling, the kernel time growing with them, a rate each.
+fn bench_sweep_tables_batch_kernel_time_and_rate() -> common::Outcome {
+    common::gpu_adapter()?;
+    let out = hashrig()
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .args([
+            "bench",
+            "--backend",
+            "gpu",
+            "--sweep",
+            "--seconds",
+            "0.1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v[0]["rows"].as_array().unwrap();
+    assert!(rows.len() >= 3, "{v}");
+    for pair in rows.windows(2) {
+        assert_eq!(
+            pair[1]["batch"].as_u64().unwrap(),
+            2 * pair[0]["batch"].as_u64().unwrap()
+        );
+    }
+    let first = rows[0]["kernel_ms"].as_f64().unwrap();
+    let last = rows[rows.len() - 1]["kernel_ms"].as_f64().unwrap();
+    assert!(last > first, "{v}");
+    assert!(rows.iter().all(|r| r["hashrate"].as_f64().unwrap() > 0.0));
+    Ok(())
+}
+
 tests!(
+    bench_sweep_tables_batch_kernel_time_and_rate,
     bench_plot_writes_an_svg_with_a_series_per_row,
     bench_json_has_the_documented_fields,
     bench_with_a_forced_kernel_measures_only_that_kernel,
