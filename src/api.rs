@@ -204,6 +204,7 @@ fn summary(state: &State) -> Value {
         .position(|p| p.in_use.load(Ordering::Relaxed));
     json!({
         "source": state.source,
+        "work": s.work(),
         "uptime_s": s.uptime().as_secs_f64(),
         "hashrate_5s": recent.iter().sum::<f64>(),
         "hashrate_avg": average.iter().sum::<f64>(),

@@ -268,10 +268,21 @@ fn bench_command(args: BenchArgs) -> Result<()> {
     // (label, when its first sample came, samples)
     type Row = (String, std::time::Instant, Vec<(f64, f64)>);
     let mut series: Vec<Row> = Vec::new();
+    // A progress bar over the rows on a terminal (indicatif): row, label, running rate.
+    let bar = tty.then(|| {
+        let bar = indicatif::ProgressBar::new(1);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
     let mut progress = |row: usize, rows: usize, label: &str, rate: f64| {
-        if tty {
-            eprint!("\r\x1b[K[{row}/{rows}] {label}: {}", format_hashrate(rate));
-            let _ = std::io::stderr().flush();
+        if let Some(bar) = &bar {
+            bar.set_length(rows as u64);
+            bar.set_position(row as u64);
+            bar.set_message(format!("{label}: {}", format_hashrate(rate)));
         }
         if args.plot.is_some() && rate > 0.0 {
             if series.last().is_none_or(|(l, _, _)| l != label) {
@@ -281,7 +292,11 @@ fn bench_command(args: BenchArgs) -> Result<()> {
             points.push((start.elapsed().as_secs_f64(), rate));
         }
     };
-    let report = bench::run(config, &mut progress).context("benchmark failed")?;
+    let report = bench::run(config, &mut progress).context("benchmark failed");
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = report?;
     if let Some(path) = &args.plot {
         let series: Vec<hashrig::plot::Series> = series
             .into_iter()
@@ -289,9 +304,6 @@ fn bench_command(args: BenchArgs) -> Result<()> {
             .collect();
         hashrig::plot::write_svg(path, &series)
             .map_err(|e| anyhow::anyhow!("--plot {}: {e}", path.display()))?;
-    }
-    if tty {
-        eprint!("\r\x1b[K");
     }
     if args.json {
         say!("{}", serde_json::to_string_pretty(&report)?);

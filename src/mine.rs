@@ -156,8 +156,14 @@ pub fn run_with(
                 break Ok(());
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(Event::Source(SourceEvent::Work(work))) => dispatcher.publish(work),
-                Ok(Event::Source(SourceEvent::Withdraw)) => dispatcher.withdraw(),
+                Ok(Event::Source(SourceEvent::Work(work))) => {
+                    stats.set_work(&work.id);
+                    dispatcher.publish(work)
+                }
+                Ok(Event::Source(SourceEvent::Withdraw)) => {
+                    stats.set_work("");
+                    dispatcher.withdraw()
+                }
                 Ok(Event::Source(SourceEvent::Outcome(o))) => looping.outcome(o),
                 Ok(Event::Source(SourceEvent::Fatal(e))) => break Err(MineError::Source(e)),
                 Ok(Event::Dispatch(DispatchEvent::Found(found))) => {

@@ -268,6 +268,8 @@ pub struct Stats {
     pools: OnceLock<Vec<PoolStats>>,
     /// The backends' hash rate measured before mining (f64 bits; 0 when not measured).
     nominal: AtomicU64,
+    /// The id of the work being mined (a block height, a pool's job).
+    work: Mutex<String>,
 }
 
 impl Stats {
@@ -297,6 +299,7 @@ impl Stats {
             unanswered: AtomicU64::new(0),
             pools: OnceLock::new(),
             nominal: AtomicU64::new(0),
+            work: Mutex::new(String::new()),
         }
     }
 
@@ -347,6 +350,17 @@ impl Stats {
                 )
             })
             .collect()
+    }
+
+    /// The work being mined ("" when none).
+    pub fn work(&self) -> String {
+        self.work.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_work(&self, id: &str) {
+        let mut w = self.work.lock().unwrap_or_else(|p| p.into_inner());
+        w.clear();
+        w.push_str(id);
     }
 
     /// The hash rate measured before mining started (0 when not measured).

@@ -41,6 +41,8 @@ pub struct PoolRow {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     pub source: String,
+    /// The work being mined: a block height, a pool's job ("" when waiting).
+    pub work: String,
     pub uptime: Duration,
     pub devices: Vec<DeviceRow>,
     pub pools: Vec<PoolRow>,
@@ -57,6 +59,7 @@ impl Snapshot {
         let spark = history.buckets(Duration::from_secs(5), 24);
         Snapshot {
             source: source.to_string(),
+            work: stats.work(),
             uptime: up,
             devices: stats
                 .backends
@@ -138,9 +141,14 @@ pub fn render(s: &Snapshot, width: usize, color: bool) -> Vec<String> {
     let total: f64 = s.devices.iter().map(|d| d.rate_5s).sum();
     let mut lines = vec![fit(
         &format!(
-            "{bold}hashrig{reset} {} | {} | up {}",
+            "{bold}hashrig{reset} {} | {} | {} | up {}",
             format_hashrate(total),
             s.source,
+            if s.work.is_empty() {
+                "no work".to_string()
+            } else {
+                format!("work {}", s.work)
+            },
             clock(s.uptime)
         ),
         width + if color { 8 } else { 0 },
@@ -258,6 +266,7 @@ mod tests {
     fn snapshot() -> Snapshot {
         Snapshot {
             source: "pool stratum+tcp://127.0.0.1:3333 (and 1 failover)".into(),
+            work: "0/1f".into(),
             uptime: Duration::from_secs(3723),
             devices: vec![
                 DeviceRow {
@@ -309,7 +318,7 @@ mod tests {
     fn golden_block() {
         let lines = render(&snapshot(), 100, false);
         let expected = "\
-hashrig 6.18 GH/s | pool stratum+tcp://127.0.0.1:3333 (and 1 failover) | up 01:02:03
+hashrig 6.18 GH/s | pool stratum+tcp://127.0.0.1:3333 (and 1 failover) | work 0/1f | up 01:02:03
   cpu avx512 x2                  81.23 MH/s avg   80.10 MH/s ▁▄████ hw 0
   gpu NVIDIA H200 (Vulkan)        6.10 GH/s avg    6.00 GH/s ██████ hw 2
 * pool 0 stratum+tcp://127.0.0.1:3333 | diff 0.0047 | accepted 40 rejected 1 stale 0 | failovers 0
