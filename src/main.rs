@@ -11,7 +11,7 @@ mod cli;
 mod config;
 mod file;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -327,6 +327,7 @@ fn bench_command(args: BenchArgs) -> Result<()> {
 
 #[cfg(feature = "gpu")]
 fn sweep_command(args: &BenchArgs) -> Result<()> {
+    use std::io::Write;
     let mut config = config::bench_config(args)?;
     if config.gpus.is_empty() {
         anyhow::bail!(
