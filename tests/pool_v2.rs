@@ -239,11 +239,36 @@ fn failover_from_a_v2_pool_to_a_v1_pool_and_back() -> common::Outcome {
     });
     let moved = died.elapsed();
     stack.pool.restart();
+    // pool_sv2 0.7.0 shuts itself down when a client connects between a NewTemplate and its
+    // SetNewPrevHash ("Failed to bootstrap group channel", TemplateIdNotFound): here blocks
+    // found through the v1 pool keep templates coming while hashrig tries the restarted pool.
+    // That is the pool's bug; it is started again when it happens (and the test says how often).
+    let mut bootstrap_crashes = 0;
     wait_for(
         "shares on the v2 pool again",
-        Duration::from_secs(40),
-        || stack.metric(ACCEPTED) >= 2.0,
+        Duration::from_secs(60),
+        || {
+            if !stack.pool.running() {
+                assert!(
+                    stack
+                        .pool
+                        .log_text()
+                        .contains("Failed to bootstrap group channel"),
+                    "pool_sv2 exited:\n{}",
+                    stack.pool.log_text()
+                );
+                bootstrap_crashes += 1;
+                assert!(bootstrap_crashes <= 5, "pool_sv2 keeps crashing");
+                stack.pool.restart();
+            }
+            stack.metric(ACCEPTED) >= 2.0
+        },
     );
+    if bootstrap_crashes > 0 {
+        eprintln!(
+            "pool_sv2 shut itself down {bootstrap_crashes} time(s) on a client's connect (its bug)"
+        );
+    }
     stop(&mut child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
