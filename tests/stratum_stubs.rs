@@ -459,7 +459,16 @@ fn a_flood_of_notifies_is_coalesced() -> common::Outcome {
         switches < 2500.0,
         "{switches} switches for 5000 notifies:\n{stderr}"
     );
-    assert!(pool.record.rejected.lock().unwrap().is_empty());
+    // A share found on a job hashrig was still mining while the rest of the flood was in
+    // flight can reach the pool after a later clean job: the pool calls it stale (21). No
+    // share may be refused for anything else, and none for the last job.
+    let rejected = pool.record.rejected.lock().unwrap().clone();
+    assert!(
+        rejected
+            .iter()
+            .all(|(job, why)| why.starts_with("21 ") && job != "j5000"),
+        "{rejected:?}"
+    );
     Ok(())
 }
 
