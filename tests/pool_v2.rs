@@ -212,8 +212,10 @@ fn the_pool_restarts_while_mining() -> common::Outcome {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
     assert!(pool_field(&stderr, 0, "connects") >= 2.0, "{stderr}");
+    // The kill shows as a close or a reset, depending on what was in flight.
     assert!(
-        stderr.contains("the pool closed the connection"),
+        stderr.contains("the pool closed the connection")
+            || stderr.contains("reading from the pool: Connection reset"),
         "{stderr}"
     );
     Ok(())
