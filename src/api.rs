@@ -424,7 +424,7 @@ mod tests {
         };
         assert!(local.check().is_ok());
         let remote = ApiConfig {
-            addr: "0.0.0.0:4028".parse().unwrap(),
+            addr: "192.0.2.1:4028".parse().unwrap(),
             ..local.clone()
         };
         assert!(matches!(remote.check(), Err(ApiError::Remote(_))));

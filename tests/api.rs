@@ -194,7 +194,8 @@ fn api_shapes_and_counters_agree_with_the_summary() -> common::Outcome {
 }
 
 fn remote_addresses_need_the_flag_and_a_token() -> common::Outcome {
-    // Refused at start, with exit status 2 (a usage error).
+    // Refused at start, with exit status 2 (a usage error), before anything listens:
+    // 192.0.2.1 is a documentation address (TEST-NET-1), never bound here.
     let out = run(
         &[
             "mine",
@@ -203,7 +204,7 @@ fn remote_addresses_need_the_flag_and_a_token() -> common::Outcome {
             "--user",
             "u",
             "--api",
-            "0.0.0.0:4999",
+            "192.0.2.1:4999",
             "--duration",
             "1",
         ]
@@ -220,7 +221,7 @@ fn remote_addresses_need_the_flag_and_a_token() -> common::Outcome {
             "--user",
             "u",
             "--api",
-            "0.0.0.0:4999",
+            "192.0.2.1:4999",
             "--api-allow-remote",
             "--duration",
             "1",

@@ -245,7 +245,7 @@ impl Stack {
     }
 
     /// A translator_sv2 (a Stratum v1 server) in front of the pool, at a fixed difficulty a
-    /// CPU meets several times a second. Never with a `[miner_telemetry]` section.
+    /// CPU meets several times a second. Never with a telemetry section (it would scan a private network range).
     pub fn translator(&self, name: &str) -> Server {
         self.translator_to(name, self.pool.port)
     }
