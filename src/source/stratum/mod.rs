@@ -1,5 +1,7 @@
-//! Pool mining over Stratum v1: one line-based JSON-RPC connection per pool, failover in
-//! priority order, and a return to a better pool once it is back.
+//! Pool mining over Stratum v1 and V2: one connection per pool, failover in priority order,
+//! and a return to a better pool once it is back. This file holds the source, the sessions,
+//! failover and shares; the v1 protocol is `v1.rs` (wire: `protocol.rs`, `transport.rs`), the
+//! V2 channel `channel.rs` (wire: `v2.rs`).
 //!
 //! One manager thread owns every session's state and writing half; each connection has a
 //! reader thread that parses lines into events. Solutions (already verified by the mining
@@ -14,6 +16,7 @@
 mod channel;
 pub mod protocol;
 pub mod transport;
+mod v1;
 pub mod v2;
 
 use std::collections::{HashMap, VecDeque};
@@ -22,18 +25,14 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bitcoin::hashes::Hash;
-use serde_json::Value;
-
-use crate::chain::{hash_meets, CompactTarget};
+use crate::chain::hash_meets;
 use crate::source::{
     Link, Outcome, OutcomeKind, Running, Solution, SolutionSink, Source, SourceError,
 };
 use crate::stats::{PoolStats, Stats};
-use crate::work::{BlockTime, MerkleShape, Work};
-use protocol::{request, Incoming, Job, ProtocolError, Subscribed};
+use protocol::{Incoming, Job, ProtocolError, Subscribed};
 pub use transport::PoolUrl;
-use transport::{ReadError, Writer};
+use transport::Writer;
 
 /// What hashrig calls itself in `mining.subscribe` and `client.get_version`.
 pub const AGENT: &str = concat!("hashrig/", env!("CARGO_PKG_VERSION"));
@@ -506,7 +505,7 @@ impl Manager {
         let timeout = self.options.answer_timeout;
         let spawned = std::thread::Builder::new()
             .name(format!("hashrig-pool-{pool}"))
-            .spawn(move || read_loop(id, &url, tls.as_ref(), timeout, &tx));
+            .spawn(move || v1::read_loop(id, &url, tls.as_ref(), timeout, &tx));
         if let Err(e) = spawned {
             self.fail(id, &format!("could not start a thread: {e}"));
         }
@@ -523,23 +522,7 @@ impl Manager {
             return self.v2_connected(id);
         }
         s.writer = Some(writer);
-        s.phase = Phase::Subscribing;
-        let state = &self.state[s.pool];
-        let result = (|| {
-            if !state.skip_configure {
-                s.configure_sent = true;
-                s.request(request::configure, Request::Configure)?;
-            }
-            s.resume_offered = state.resume.clone();
-            let resume = s.resume_offered.clone();
-            s.request(
-                |id| request::subscribe(id, AGENT, resume.as_deref()),
-                Request::Subscribe,
-            )
-        })();
-        if let Err(e) = result {
-            self.fail(id, &e);
-        }
+        self.v1_connected(id);
     }
 
     /// Ends session `id` (if it is still there) for `reason`.
@@ -669,211 +652,6 @@ impl Manager {
         }
     }
 
-    // ---- messages ----------------------------------------------------------------------
-
-    fn bad_line(&mut self, id: u64, error: ProtocolError) {
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        s.bad_lines += 1;
-        let (n, pool) = (s.bad_lines, s.pool);
-        if n <= 10 || n.is_power_of_two() {
-            crate::elog!(
-                "{}: ignored a bad message ({n} so far): {error}",
-                self.name(pool)
-            );
-        }
-    }
-
-    fn message(&mut self, id: u64, message: Incoming) {
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        let pool = s.pool;
-        let name = format!("pool {pool} {}", self.pools[pool].url);
-        match message {
-            Incoming::Response {
-                id: rid,
-                result,
-                error,
-            } => match s.requests.remove(&rid) {
-                Some(r) => self.response(id, r, result, error),
-                None => {
-                    crate::elog!("{name}: ignored an answer to request {rid}, which is not waiting")
-                }
-            },
-            Incoming::Notify(job) => {
-                if s.subscribed.is_none() {
-                    if s.early.len() < MAX_JOBS {
-                        s.early.push(job);
-                    }
-                } else {
-                    let first = s.current.is_none() && s.phase == Phase::Ready;
-                    take_job(s, job);
-                    if first {
-                        self.promote_best();
-                    }
-                }
-            }
-            Incoming::SetDifficulty(d) => {
-                tracing::info!("{name}: difficulty {d} (from the next job)");
-                s.difficulty = d;
-            }
-            Incoming::SetExtranonce {
-                extranonce1,
-                extranonce2_size,
-            } => {
-                tracing::info!(
-                    "{name}: new extranonce1 {} ({extranonce2_size}-byte extranonce2) from the next job",
-                    bitcoin::hex::DisplayHex::to_lower_hex_string(&extranonce1[..])
-                );
-                s.next_extranonce = Some((extranonce1, extranonce2_size));
-            }
-            Incoming::SetVersionMask(mask) => {
-                if s.rolling_mask.is_some() {
-                    let mask = mask & protocol::VERSION_MASK;
-                    tracing::info!("{name}: version rolling mask {mask:08x}");
-                    s.rolling_mask = Some(mask);
-                    s.dirty = s.current.is_some();
-                } else {
-                    crate::elog!("{name}: ignored mining.set_version_mask (version rolling was not negotiated)");
-                }
-            }
-            Incoming::Reconnect { host, port, wait } => self.reconnect(id, host, port, wait),
-            Incoming::ShowMessage(text) => crate::elog!("{name} says: {text}"),
-            Incoming::GetVersion(rid) => {
-                if let Err(e) = s.send(&request::answer(&rid, Value::from(AGENT))) {
-                    self.fail(id, &e);
-                }
-            }
-            Incoming::Ping(rid) => {
-                if let Err(e) = s.send(&request::answer(&rid, Value::from("pong"))) {
-                    self.fail(id, &e);
-                }
-            }
-            Incoming::Unknown { method, id: rid } => {
-                crate::elog!("{name}: ignored unknown method {method:?}");
-                if !rid.is_null() {
-                    if let Err(e) = s.send(&request::refuse(&rid, "method not supported")) {
-                        self.fail(id, &e);
-                    }
-                }
-            }
-        }
-    }
-
-    fn response(&mut self, id: u64, request: Request, result: Value, error: Option<String>) {
-        let Some(pool) = self.sessions.get(&id).map(|s| s.pool) else {
-            return;
-        };
-        let name = self.name(pool);
-        let Some(s) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        match request {
-            Request::Configure => match (error, protocol::parse_configured(&result)) {
-                (Some(e), _) => tracing::info!("{name}: no mining.configure ({e})"),
-                (None, Ok(mask)) => s.rolling_mask = mask,
-                (None, Err(e)) => crate::elog!("{name}: {e}; mining without version rolling"),
-            },
-            Request::Subscribe => {
-                let subscribed = match error {
-                    Some(e) => Err(format!("the pool refused mining.subscribe: {e}")),
-                    None => protocol::parse_subscribed(&result).map_err(|e| e.0),
-                };
-                let subscribed = match subscribed {
-                    Ok(sub) => sub,
-                    Err(e) => {
-                        // Perhaps the offered session id: start afresh next time.
-                        self.state[pool].resume = None;
-                        self.fail(id, &e);
-                        return;
-                    }
-                };
-                let resumed = s.resume_offered.is_some() && s.resume_offered == subscribed.session;
-                self.state[pool].resume = subscribed.session.clone();
-                s.subscribed = Some(subscribed);
-                s.phase = Phase::Authorizing;
-                if resumed {
-                    tracing::info!("{name}: session resumed");
-                }
-                for job in std::mem::take(&mut s.early) {
-                    take_job(s, job);
-                }
-                let config = &self.pools[pool];
-                let sent = (|| {
-                    if let Some(d) = self.options.suggest_difficulty {
-                        s.request(|id| request::suggest_difficulty(id, d), Request::Suggest)?;
-                    }
-                    s.request(
-                        |id| request::authorize(id, &config.user, &config.password),
-                        Request::Authorize,
-                    )
-                })();
-                if let Err(e) = sent {
-                    self.fail(id, &e);
-                }
-            }
-            Request::Authorize => {
-                if error.is_some() || result != Value::Bool(true) {
-                    let why = error.unwrap_or_else(|| format!("answered {result}"));
-                    let user = self.pools[pool].user.clone();
-                    self.fail(
-                        id,
-                        &format!("the pool refused the login of {user:?}: {why}"),
-                    );
-                    return;
-                }
-                s.phase = Phase::Ready;
-                s.last_job = Instant::now();
-                let sub = s.subscribed.as_ref().expect("subscribed before authorized");
-                crate::elog!(
-                    "{name}: logged in; extranonce1 {}, {}-byte extranonce2, {}",
-                    bitcoin::hex::DisplayHex::to_lower_hex_string(&sub.extranonce1[..]),
-                    sub.extranonce2_size,
-                    match s.rolling_mask {
-                        Some(m) => format!("version rolling mask {m:08x}"),
-                        None => "no version rolling".into(),
-                    }
-                );
-                Stats::add(&self.pool_stats(pool).connects, 1);
-                let state = &mut self.state[pool];
-                state.backoff = Duration::ZERO;
-                state.untrusted = false;
-                self.resend_orphans(id);
-                self.promote_best();
-            }
-            Request::Suggest => {
-                if let Some(e) = error {
-                    tracing::info!("{name}: mining.suggest_difficulty refused: {e}");
-                }
-            }
-            Request::Submit(sub) => {
-                let p = self.pool_stats(pool);
-                let kind = if error.is_none() && result == Value::Bool(true) {
-                    p.accept(sub.difficulty);
-                    OutcomeKind::Accepted
-                } else {
-                    let reason = error.unwrap_or_else(|| {
-                        format!("answered {}", protocol::clip(&result.to_string(), 80))
-                    });
-                    p.reject(&reason);
-                    OutcomeKind::Rejected(reason)
-                };
-                tracing::debug!(
-                    "{name}: answer after {:.2} ms",
-                    sub.sent.elapsed().as_secs_f64() * 1000.0
-                );
-                self.link.outcome(Outcome {
-                    what: sub.what,
-                    kind,
-                    block: false,
-                    quiet: false,
-                });
-            }
-        }
-    }
-
     fn reconnect(&mut self, id: u64, host: Option<String>, port: Option<u16>, wait: u64) {
         let Some(s) = self.sessions.get(&id) else {
             return;
@@ -970,7 +748,7 @@ impl Manager {
         let clean = s.clean || self.switched;
         let work = match &s.v2 {
             Some(v) => v.work(s.pool, s.id, clean),
-            None => s.current.clone().map(|c| make_work(s, &c, clean)),
+            None => s.current.clone().map(|c| v1::make_work(s, &c, clean)),
         };
         let Some((work, difficulty)) = work else {
             return;
@@ -1026,67 +804,13 @@ impl Manager {
     /// Sends `solution` on `session`; `resumed` for a share of the session this one
     /// resumed (its job may still be valid at the pool).
     fn submit(&mut self, session: u64, solution: Solution, resumed: bool) {
-        let Some(ctx) = context(&solution) else {
+        if context(&solution).is_none() {
             return;
-        };
+        }
         if self.sessions.get(&session).is_some_and(|s| s.v2.is_some()) {
             return self.v2_submit(session, solution, resumed);
         }
-        let Some(s) = self.sessions.get_mut(&session) else {
-            return;
-        };
-        if s.subscribed
-            .as_ref()
-            .is_some_and(|sub| sub.extranonce1 != ctx.extranonce1)
-        {
-            let pool = s.pool;
-            return self.stale(pool, &solution, "the pool's session (extranonce1) changed");
-        }
-        if !resumed && !s.jobs.contains(&ctx.job) {
-            let pool = s.pool;
-            return self.stale(pool, &solution, "the pool replaced its job (clean_jobs)");
-        }
-        let header = &solution.share.header;
-        let version_bits = s.rolling_mask.map(|m| header.version() as u32 & m);
-        let user = self.pools[s.pool].user.clone();
-        let what = format!(
-            "share {} (job {}, difficulty {}, pool {})",
-            &solution.share.hash_hex()[..16],
-            ctx.job,
-            ctx.difficulty,
-            s.pool
-        );
-        let extranonce2 = solution.roll.extranonce2.clone();
-        let sent = s.request(
-            |id| {
-                request::submit(
-                    id,
-                    &user,
-                    &ctx.job,
-                    &extranonce2,
-                    header.time(),
-                    header.nonce(),
-                    version_bits,
-                )
-            },
-            Request::Submit(Submitted {
-                what,
-                difficulty: ctx.difficulty,
-                sent: Instant::now(),
-            }),
-        );
-        match sent {
-            Ok(()) => {
-                if !resumed {
-                    self.stats.pools()[s.pool].record_submit(solution.found_at.elapsed());
-                }
-            }
-            Err(e) => {
-                let pool = s.pool;
-                self.state[pool].orphans.push(solution);
-                self.fail(session, &e);
-            }
-        }
+        self.v1_submit(session, solution, resumed);
     }
 
     fn stale(&self, pool: usize, solution: &Solution, reason: &str) {
@@ -1144,109 +868,4 @@ impl Manager {
 
 fn context(solution: &Solution) -> Option<&JobContext> {
     solution.work.context.as_ref()?.downcast_ref::<JobContext>()
-}
-
-/// Takes a job: the settings that apply from the next job on apply to it.
-fn take_job(s: &mut Session, job: Job) {
-    let Some(sub) = s.subscribed.as_mut() else {
-        return;
-    };
-    if let Some((extranonce1, size)) = s.next_extranonce.take() {
-        sub.extranonce1 = extranonce1;
-        sub.extranonce2_size = size;
-        // Shares of older jobs carry the old extranonce1: none of them is valid now.
-        s.jobs.clear();
-    }
-    if job.clean {
-        s.jobs.clear();
-        s.clean = true;
-    }
-    s.jobs.retain(|j| *j != job.id);
-    s.jobs.push_back(job.id.clone());
-    while s.jobs.len() > MAX_JOBS {
-        s.jobs.pop_front();
-    }
-    s.current = Some(Current {
-        difficulty: s.difficulty,
-        extranonce1: sub.extranonce1.clone(),
-        extranonce2_size: sub.extranonce2_size,
-        job,
-    });
-    s.dirty = true;
-    s.last_job = Instant::now();
-}
-
-fn make_work(s: &Session, c: &Current, clean: bool) -> (Work, f64) {
-    let job = &c.job;
-    let work = Work {
-        id: format!("{}/{}", s.pool, job.id),
-        prev_hash: bitcoin::BlockHash::from_byte_array(job.prev_hash),
-        version: job.version,
-        version_mask: s.rolling_mask.unwrap_or(0),
-        time: BlockTime::fixed(job.time),
-        bits: CompactTarget::from_consensus(job.bits),
-        share_target: protocol::difficulty_target(c.difficulty)
-            .expect("difficulties are checked when they arrive"),
-        merkle: MerkleShape::Coinbase {
-            coinb1: job.coinb1.clone(),
-            extranonce1: c.extranonce1.clone(),
-            extranonce2_size: c.extranonce2_size,
-            coinb2: job.coinb2.clone(),
-            branch: job.branch.clone(),
-        },
-        clean,
-        context: Some(Arc::new(JobContext {
-            pool: s.pool,
-            session: s.id,
-            job: job.id.clone(),
-            difficulty: c.difficulty,
-            extranonce1: c.extranonce1.clone(),
-        })),
-    };
-    (work, c.difficulty)
-}
-
-/// A connection's reader thread: connects, hands the writing half over, then parses lines
-/// until the connection ends.
-fn read_loop(
-    session: u64,
-    url: &PoolUrl,
-    tls: Option<&Arc<rustls::ClientConfig>>,
-    timeout: Duration,
-    tx: &mpsc::Sender<Event>,
-) {
-    if let Some(key) = url.v2 {
-        return channel::read_loop(session, url, key, timeout, tx);
-    }
-    let (mut reader, writer) = match transport::connect(url, tls, timeout) {
-        Ok(halves) => halves,
-        Err(reason) => {
-            let _ = tx.send(Event::Closed { session, reason });
-            return;
-        }
-    };
-    let writer = Wire::V1(writer);
-    if tx.send(Event::Connected { session, writer }).is_err() {
-        return;
-    }
-    loop {
-        let message = match reader.line() {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(line) => protocol::parse(&line)
-                    .map_err(|e| ProtocolError(format!("{e}: {}", protocol::clip(&line, 120)))),
-                Err(_) => Err(ProtocolError("a line that is not UTF-8".into())),
-            },
-            Err(e) => {
-                let reason = match e {
-                    ReadError::TooLong => format!("{e}; dropping the connection"),
-                    e => e.to_string(),
-                };
-                let _ = tx.send(Event::Closed { session, reason });
-                return;
-            }
-        };
-        if tx.send(Event::Line { session, message }).is_err() {
-            return;
-        }
-    }
 }
