@@ -2,7 +2,6 @@
 //! baseline "sha2 crate, plain Sha256(Sha256(header)), one thread" measured in the same run.
 
 use std::hint::black_box;
-use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
@@ -13,9 +12,7 @@ use crate::algo::sha256d::reference_digest;
 use crate::backend::cpu::{cpu_name, CpuBackend, CpuError, Kernel};
 use crate::backend::Backend;
 use crate::chain::{Header, Target};
-use crate::dispatch::{DispatchEvent, Dispatcher};
 use crate::job::{Generation, Job, NonceRange, NONCE_SPACE};
-use crate::stats::Stats;
 use crate::verify::Verifier;
 use crate::work::{BlockTime, MerkleShape, Work};
 
@@ -334,60 +331,26 @@ pub fn synthetic_work() -> Work {
         share_target: Target::MAX,
         merkle: MerkleShape::Fixed(header.merkle_root.to_byte_array()),
         clean: true,
+        one_block: false,
         context: None,
     }
 }
 
-/// Measures `backends` working at once on the synthetic work through the dispatcher (the
-/// same path as `hashrig mine`): each backend takes its own roll, every candidate is verified.
-pub fn measure_together(
+/// [`crate::dispatch::measure_together`] as a bench row.
+#[cfg(feature = "gpu")]
+fn measure_together(
     backends: &[Backend],
     seconds: f64,
     progress: &mut dyn FnMut(f64),
 ) -> Result<BenchResult, BenchError> {
-    let stats = Arc::new(Stats::new(backends.iter().map(Backend::name)));
-    let dispatcher = Dispatcher::new(Arc::clone(&stats));
-    let verifier = Verifier::new();
-    let (tx, rx) = mpsc::channel::<DispatchEvent>();
-    let emit = move |e: DispatchEvent| {
-        let _ = tx.send(e);
-    };
-    let mut failure = None;
-    let check = |event: DispatchEvent, failure: &mut Option<String>| match event {
-        DispatchEvent::Found(f) => {
-            if verifier
-                .verify(&f.header, &f.work.share_target, f.candidate)
-                .is_err()
-            {
-                Stats::add(&stats.backends[f.backend].hw_errors, 1);
-            }
-        }
-        DispatchEvent::Failed { error, .. } => *failure = Some(error),
-    };
-    let budget = Duration::from_secs_f64(seconds);
-    dispatcher.publish(synthetic_work());
-    let start = Instant::now();
-    dispatcher.run(backends, &emit, || {
-        while start.elapsed() < budget && failure.is_none() {
-            if let Ok(event) = rx.recv_timeout(Duration::from_millis(50)) {
-                check(event, &mut failure);
-            }
-            progress(stats.hashes() as f64 / start.elapsed().as_secs_f64());
-        }
-    });
-    let elapsed = start.elapsed().as_secs_f64();
-    while let Ok(event) = rx.try_recv() {
-        check(event, &mut failure);
-    }
-    if let Some(error) = failure {
-        return Err(BenchError::Together(error));
-    }
+    let t = crate::dispatch::measure_together(backends, &synthetic_work(), seconds, progress)
+        .map_err(BenchError::Together)?;
     let devices: Vec<String> = backends.iter().map(Backend::device_name).collect();
     let cpu = backends.iter().find_map(Backend::as_cpu);
     let m = Measured {
-        hashes: stats.hashes(),
-        hw_errors: stats.hw_errors(),
-        seconds: elapsed,
+        hashes: t.hashes,
+        hw_errors: t.hw_errors,
+        seconds: t.seconds,
     };
     Ok(m.row(
         "all",

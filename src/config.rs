@@ -69,9 +69,17 @@ pub fn backend_spec(args: &cli::BackendArgs) -> Result<BackendSpec> {
         gpu: args.gpu.clone(),
         #[cfg(feature = "gpu")]
         shader,
-        gpu_kernel_time: std::time::Duration::from_millis(args.gpu_kernel_ms),
+        gpu_kernel_time: std::time::Duration::from_millis(whole(
+            "gpu-kernel-ms",
+            args.gpu_kernel_ms,
+            1,
+            10_000,
+            "milliseconds",
+        )?),
         lose_gpus_after: args
             .lose_gpus_after_ms
+            .map(|ms| whole("lose-gpus-after-ms", ms, 0, 86_400_000, "milliseconds"))
+            .transpose()?
             .map(std::time::Duration::from_millis),
     })
 }
@@ -85,21 +93,74 @@ pub struct MineConfig {
 }
 
 fn seconds(flag: &str, value: f64) -> Result<std::time::Duration> {
-    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+    seconds_up_to(flag, value, 86_400.0)
+}
+
+/// `--flag` in seconds: more than 0 and at most `max` (no flag or config value can make a
+/// duration that overflows a clock).
+fn seconds_up_to(flag: &str, value: f64, max: f64) -> Result<std::time::Duration> {
+    if !(value.is_finite() && value > 0.0 && value <= max) {
         return Err(usage(format!(
-            "--{flag} must be more than 0 and at most 86400 seconds, got {value}"
+            "--{flag} must be more than 0 and at most {max} seconds, got {value}"
         )));
     }
     Ok(std::time::Duration::from_secs_f64(value))
 }
 
+/// `--flag` in whole units (seconds, milliseconds) within `min..=max`.
+fn whole(flag: &str, value: u64, min: u64, max: u64, unit: &str) -> Result<u64> {
+    if !(min..=max).contains(&value) {
+        return Err(usage(format!(
+            "--{flag} must be from {min} to {max} {unit}, got {value}"
+        )));
+    }
+    Ok(value)
+}
+
+/// The longest `--duration`: ten years.
+const MAX_DURATION: f64 = 10.0 * 365.0 * 86_400.0;
+
+/// The timing flags of a mine run, checked.
+struct Timings {
+    duration: Option<std::time::Duration>,
+    rpc_timeout: std::time::Duration,
+    longpoll_timeout: std::time::Duration,
+    poll: std::time::Duration,
+}
+
+fn timings(args: &cli::MineArgs) -> Result<Timings> {
+    Ok(Timings {
+        duration: args
+            .duration
+            .map(|d| seconds_up_to("duration", d, MAX_DURATION))
+            .transpose()?,
+        rpc_timeout: std::time::Duration::from_secs(whole(
+            "rpc-timeout",
+            args.rpc_timeout,
+            1,
+            3600,
+            "seconds",
+        )?),
+        longpoll_timeout: std::time::Duration::from_secs(whole(
+            "longpoll-timeout",
+            args.longpoll_timeout,
+            1,
+            3600,
+            "seconds",
+        )?),
+        poll: std::time::Duration::from_millis(whole(
+            "poll-ms",
+            args.poll_ms,
+            10,
+            3_600_000,
+            "milliseconds",
+        )?),
+    })
+}
+
 /// Checks the mine flags, then opens the journal (solo) and the backends.
 pub fn mine_config(args: &cli::MineArgs) -> Result<MineConfig> {
-    if let Some(d) = args.duration {
-        if !(d.is_finite() && d > 0.0) {
-            return Err(usage(format!("--duration must be more than 0, got {d}")));
-        }
-    }
+    let timings = timings(args)?;
     let (source, shares): (Box<dyn Source>, _) = match &args.node {
         Some(node) => {
             if args.shares.is_some() {
@@ -131,8 +192,9 @@ pub fn mine_config(args: &cli::MineArgs) -> Result<MineConfig> {
         limits: Limits {
             blocks: args.blocks,
             shares,
-            duration: args.duration.map(std::time::Duration::from_secs_f64),
+            duration: timings.duration,
             nonces_per_roll: args.nonces_per_roll,
+            solution_rate: None,
         },
     })
 }
@@ -224,22 +286,17 @@ fn node_source(node: &str, args: &cli::MineArgs) -> Result<NodeSource> {
     let (rpc, payout, share_bits) = node_parts(node, args)?;
     let journal = Journal::open(&args.journal)?;
     Ok(NodeSource {
-        node: Node::new(rpc)
-            .with_longpoll_timeout(std::time::Duration::from_secs(args.longpoll_timeout)),
+        node: Node::new(rpc).with_longpoll_timeout(timings(args)?.longpoll_timeout),
         payout,
         journal,
-        poll: std::time::Duration::from_millis(args.poll_ms),
+        poll: timings(args)?.poll,
         share_bits,
     })
 }
 
 /// Checks the mine flags as `mine_config` does, without opening anything (`config check`).
 pub fn check_mine(args: &cli::MineArgs) -> Result<()> {
-    if let Some(d) = args.duration {
-        if !(d.is_finite() && d > 0.0) {
-            return Err(usage(format!("--duration must be more than 0, got {d}")));
-        }
-    }
+    timings(args)?;
     match &args.node {
         Some(node) => {
             node_parts(node, args)?;
@@ -277,8 +334,7 @@ fn node_parts(node: &str, args: &cli::MineArgs) -> Result<NodeParts> {
             ))
         }
     };
-    let rpc = RpcClient::new(node, auth, std::time::Duration::from_secs(args.rpc_timeout))
-        .map_err(usage)?;
+    let rpc = RpcClient::new(node, auth, timings(args)?.rpc_timeout).map_err(usage)?;
     let payout = match (&args.payout, &args.payout_script) {
         (Some(address), None) => Payout::Address(
             address

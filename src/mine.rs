@@ -7,18 +7,21 @@
 //! everything they found is verified and handed over, then the source's threads are joined:
 //! a block found in the last batch is journaled and sent like any other.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backend::Backend;
-use crate::dispatch::{DispatchEvent, Dispatcher, Found};
+use crate::chain::hash_meets;
+use crate::dispatch::{DispatchEvent, Dispatcher, Found, EVENT_QUEUE, MAX_SOLUTION_RATE};
 use crate::source::{
-    Link, Outcome, OutcomeKind, Solution, SolutionSink, Source, SourceError, SourceEvent,
+    Link, Outcome, OutcomeKind, SinkError, Solution, SolutionSink, Source, SourceError, SourceEvent,
 };
 use crate::stats::{format_hashrate, Stats};
 use crate::verify::Verifier;
+use crate::work::Work;
 
 /// Errors that end a mining run.
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +33,8 @@ pub enum MineError {
     NoBackend(String),
     #[error("no backend to mine with")]
     NoBackends,
-    #[error("{0}")]
-    Api(String),
+    #[error(transparent)]
+    Api(#[from] crate::api::ApiError),
 }
 
 /// When a run ends by itself.
@@ -45,6 +48,9 @@ pub struct Limits {
     pub duration: Option<Duration>,
     /// Testing aid: nonces per roll (see [`Dispatcher::with_nonces_per_roll`]).
     pub nonces_per_roll: Option<u64>,
+    /// Testing aid: expected solutions per second (see
+    /// [`Dispatcher::with_max_solution_rate`]); the share-rate cap follows it.
+    pub solution_rate: Option<f64>,
 }
 
 /// Everything the loop hears about.
@@ -56,6 +62,11 @@ pub enum Event {
 
 /// How often the hash rate line is printed.
 const RATE_EVERY: Duration = Duration::from_secs(10);
+
+/// Solutions that may go at once before the cap applies.
+const SOLUTION_BURST: f64 = 256.0;
+/// Verified solutions waiting for room in the source's queue (the stalest go first).
+const WAITING_SOLUTIONS: usize = 256;
 
 /// Mines `source`'s work on `backends` until a limit, `stop` (signals) or an error. The
 /// summary line is printed either way; the counters come back on success.
@@ -85,37 +96,46 @@ pub fn run_with(
     stop: Arc<AtomicBool>,
     extras: &Extras,
 ) -> Result<Arc<Stats>, MineError> {
-    let api = extras.api.as_ref();
     if backends.is_empty() {
         return Err(MineError::NoBackends);
     }
     let stats = Arc::new(Stats::new(backends.iter().map(Backend::name)));
-    let _api = match api {
+    let _api = match extras.api.as_ref() {
         Some(config) => {
-            let api = crate::api::start(config, Arc::clone(&stats), source.describe())
-                .map_err(|e| MineError::Api(e.to_string()))?;
+            let api = crate::api::start(config, Arc::clone(&stats), source.describe())?;
             crate::elog!("monitoring API on http://{}/", api.addr);
             Some(api)
         }
         None => None,
     };
     if source.wants_hash_rate() {
-        match crate::bench::measure_together(backends, 0.5, &mut |_| {}) {
+        match crate::dispatch::measure_together(
+            backends,
+            &crate::bench::synthetic_work(),
+            0.5,
+            &mut |_| {},
+        ) {
             Ok(r) => {
                 crate::elog!(
                     "measured {} to announce to the pool",
-                    format_hashrate(r.hashrate)
+                    format_hashrate(r.hashrate())
                 );
-                stats.set_nominal(r.hashrate);
+                stats.set_nominal(r.hashrate());
             }
             Err(e) => crate::elog!("could not measure the hash rate to announce: {e}"),
         }
     }
-    let (tx, rx) = mpsc::channel::<Event>();
+    // Bounded: a source or a backend that gets ahead waits for the loop (which never waits on
+    // them: it hands solutions over without blocking).
+    let (tx, rx) = mpsc::sync_channel::<Event>(EVENT_QUEUE);
     let run_stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
+    let source_tx = tx.clone();
     let link = Link::new(
-        tx.clone(),
+        Arc::new(move |e| {
+            // The loop has ended when this fails: nothing is listening any more.
+            let _ = source_tx.send(Event::Source(e));
+        }),
         Arc::clone(&stop),
         Arc::clone(&run_stop),
         limits.duration.map(|d| started + d),
@@ -137,24 +157,33 @@ pub fn run_with(
         stats: &stats,
         verifier: Verifier::new(),
         solutions: Some(running.solutions),
+        waiting: VecDeque::new(),
         limits,
+        tokens: SOLUTION_BURST,
+        rate_cap: 4.0 * limits.solution_rate.unwrap_or(MAX_SOLUTION_RATE),
+        refilled: Instant::now(),
+        solved: None,
     };
     let mut dispatcher = Dispatcher::new(Arc::clone(&stats));
     if let Some(n) = limits.nonces_per_roll {
         dispatcher = dispatcher.with_nonces_per_roll(n);
+    }
+    if let Some(rate) = limits.solution_rate {
+        dispatcher = dispatcher.with_max_solution_rate(rate);
     }
     let emit = move |e: DispatchEvent| {
         let _ = tx.send(Event::Dispatch(e));
     };
     let result = dispatcher.run(backends, &emit, || {
         let mut last_rate = (Instant::now(), 0u64);
-        loop {
+        let result = loop {
             if stop.load(Ordering::Relaxed)
                 || limits.duration.is_some_and(|d| started.elapsed() >= d)
                 || looping.limit_reached()
             {
                 break Ok(());
             }
+            looping.hand_over();
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Event::Source(SourceEvent::Work(work))) => {
                     stats.set_work(&work.id);
@@ -180,37 +209,32 @@ pub fn run_with(
             if status.is_none() && last_rate.0.elapsed() >= RATE_EVERY {
                 let hashes = stats.hashes();
                 let rate = (hashes - last_rate.1) as f64 / last_rate.0.elapsed().as_secs_f64();
-                let pool = match stats
-                    .pools()
-                    .iter()
-                    .position(|p| p.in_use.load(Ordering::Relaxed))
-                {
-                    Some(i) => format!(" | pool {i} difficulty {}", stats.pools()[i].difficulty()),
-                    None if !stats.pools().is_empty() => " | no pool".to_string(),
-                    None => String::new(),
-                };
-                crate::elog!(
-                    "hash rate {} | accepted {} rejected {} stale {} | hw errors {}{pool}",
-                    format_hashrate(rate),
-                    Stats::get(&stats.accepted),
-                    Stats::get(&stats.rejected),
-                    Stats::get(&stats.stale),
-                    stats.hw_errors()
-                );
+                rate_line(&stats, rate);
                 last_rate = (Instant::now(), hashes);
             }
+        };
+        // The workers stop within a batch; what they found meanwhile is taken (a worker may
+        // be waiting for room in the queue).
+        dispatcher.stop();
+        while dispatcher.running() > 0 {
+            looping.drain(&dispatcher, &rx, Duration::from_millis(5));
         }
+        result
     });
-    // The backends are joined: what they found in their last batches is in the channel.
     run_stop.store(true, Ordering::Relaxed);
-    looping.drain(&dispatcher, &rx);
-    // Closing the solution channel lets the source finish (journal, send) and end.
+    looping.drain(&dispatcher, &rx, Duration::ZERO);
+    looping.hand_over_all(&dispatcher, &rx);
+    // Closing the solution sink lets the source finish (journal, send) and end; its threads
+    // may wait for room in the queue meanwhile, so it is drained while they finish.
     looping.solutions = None;
     for thread in running.threads {
+        while !thread.is_finished() {
+            looping.drain(&dispatcher, &rx, Duration::from_millis(5));
+        }
         let _ = thread.join();
     }
     // Outcomes of those last solutions.
-    looping.drain(&dispatcher, &rx);
+    looping.drain(&dispatcher, &rx, Duration::ZERO);
     // The last block stays on the screen; the summary goes below it.
     drop(status);
     crate::elog!("{}", stats.summary_line());
@@ -229,13 +253,44 @@ pub fn run_with(
     result.map(|()| stats)
 }
 
+/// The periodic line when there is no status block.
+fn rate_line(stats: &Stats, rate: f64) {
+    let pool = match stats
+        .pools()
+        .iter()
+        .position(|p| p.in_use.load(Ordering::Relaxed))
+    {
+        Some(i) => format!(" | pool {i} difficulty {}", stats.pools()[i].difficulty()),
+        None if !stats.pools().is_empty() => " | no pool".to_string(),
+        None => String::new(),
+    };
+    crate::elog!(
+        "hash rate {} | accepted {} rejected {} stale {} | hw errors {}{pool}",
+        format_hashrate(rate),
+        Stats::get(&stats.accepted),
+        Stats::get(&stats.rejected),
+        Stats::get(&stats.stale),
+        stats.hw_errors()
+    );
+}
+
 /// The mining loop's own state.
 struct Loop<'s> {
     stats: &'s Arc<Stats>,
     verifier: Verifier,
     /// `None` once closed at exit.
     solutions: Option<SolutionSink>,
+    /// Verified solutions the source's queue had no room for yet (oldest first).
+    waiting: VecDeque<Solution>,
     limits: Limits,
+    /// The share-rate cap's token bucket: solutions per second handed to the source at most
+    /// (sustained; blocks always pass). The dispatcher's floor keeps the expected rate at
+    /// [`MAX_SOLUTION_RATE`]; the cap (4x that) catches what a wrong rate estimate lets through.
+    tokens: f64,
+    rate_cap: f64,
+    refilled: Instant,
+    /// A one-block work that found its block: the rest of its solutions are worthless.
+    solved: Option<Arc<Work>>,
 }
 
 impl Loop<'_> {
@@ -249,7 +304,22 @@ impl Loop<'_> {
                 .is_some_and(|n| Stats::get(&self.stats.accepted) >= n)
     }
 
-    /// Verifies `found` and hands it to the source, unless it is stale or wrong.
+    /// True when one more solution may go now (the share-rate cap).
+    fn take_token(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.refilled).as_secs_f64() * self.rate_cap;
+        self.tokens = (self.tokens + refill).min(SOLUTION_BURST);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Verifies `found` and hands it to the source, unless it is stale, over the rate cap,
+    /// worthless (its one-block work is solved) or wrong.
     fn found(&mut self, dispatcher: &Dispatcher, found: Found) {
         if dispatcher.is_stale(&found) {
             Stats::add(&self.stats.stale, 1);
@@ -257,6 +327,21 @@ impl Loop<'_> {
                 "stale solution of work {} dropped (newer clean work)",
                 found.work.id
             );
+            return;
+        }
+        if self
+            .solved
+            .as_ref()
+            .is_some_and(|w| Arc::ptr_eq(w, &found.work))
+        {
+            Stats::add(&self.stats.dropped, 1);
+            return;
+        }
+        // A block (as the backend says; verified below) always goes; other solutions only
+        // within the rate cap.
+        let block = hash_meets(&found.candidate.digest, &found.work.block_target());
+        if !block && !self.take_token() {
+            Stats::add(&self.stats.dropped, 1);
             return;
         }
         let share =
@@ -271,21 +356,75 @@ impl Loop<'_> {
                     return;
                 }
             };
-        Stats::add(&self.stats.sent, 1);
-        let solution = Solution {
+        if found.work.one_block && hash_meets(&share.digest, &found.work.block_target()) {
+            self.solved = Some(Arc::clone(&found.work));
+        }
+        self.waiting.push_back(Solution {
             work: found.work,
             roll: found.roll,
             share,
             found_at: found.at,
-        };
-        let sent = self
-            .solutions
-            .as_mut()
-            .is_some_and(|sink| sink.send(solution).is_ok());
-        if !sent {
+        });
+        if self.waiting.len() > WAITING_SOLUTIONS {
+            self.drop_stalest();
+        }
+        self.hand_over();
+    }
+
+    /// The queue to the source is over its bound: the oldest solution that is not a block
+    /// goes (counted as dropped).
+    fn drop_stalest(&mut self) {
+        let at = self
+            .waiting
+            .iter()
+            .position(|s| !hash_meets(&s.share.digest, &s.work.block_target()))
+            .unwrap_or(0);
+        if let Some(s) = self.waiting.remove(at) {
+            Stats::add(&self.stats.dropped, 1);
             crate::elog!(
-                "error: a verified solution (hash {}) could not be handed to the source, which has ended",
-                share.hash_hex()
+                "a solution (hash {}) was dropped: the source is not taking them",
+                s.share.hash_hex()
+            );
+        }
+    }
+
+    /// Hands waiting solutions to the source, oldest first, while it takes them.
+    fn hand_over(&mut self) {
+        while let Some(solution) = self.waiting.pop_front() {
+            let result = match self.solutions.as_mut() {
+                Some(sink) => sink.send(solution),
+                None => Err(SinkError::Closed(Box::new(solution))),
+            };
+            match result {
+                Ok(()) => Stats::add(&self.stats.sent, 1),
+                Err(SinkError::Full(s)) => {
+                    self.waiting.push_front(*s);
+                    return;
+                }
+                Err(SinkError::Closed(s)) => {
+                    Stats::add(&self.stats.dropped, 1);
+                    crate::elog!(
+                        "error: a verified solution (hash {}) could not be handed to the source, which has ended",
+                        s.share.hash_hex()
+                    );
+                }
+            }
+        }
+    }
+
+    /// At exit: hands over everything still waiting, draining the loop's queue meanwhile (the
+    /// source may be waiting for room to report an outcome).
+    fn hand_over_all(&mut self, dispatcher: &Dispatcher, rx: &mpsc::Receiver<Event>) {
+        let until = Instant::now() + Duration::from_secs(5);
+        while !self.waiting.is_empty() && Instant::now() < until {
+            self.hand_over();
+            self.drain(dispatcher, rx, Duration::from_millis(5));
+        }
+        for s in std::mem::take(&mut self.waiting) {
+            Stats::add(&self.stats.dropped, 1);
+            crate::elog!(
+                "error: a verified solution (hash {}) could not be handed to the source in time",
+                s.share.hash_hex()
             );
         }
     }
@@ -303,7 +442,11 @@ impl Loop<'_> {
             }
             OutcomeKind::Rejected(reason) => {
                 Stats::add(&s.rejected, 1);
-                crate::output::line(format_args!("rejected {}: {reason}", o.what));
+                crate::output::line(format_args!(
+                    "rejected {}: {}",
+                    o.what,
+                    crate::output::clip(reason, 200)
+                ));
             }
             OutcomeKind::Stale(reason) => {
                 Stats::add(&s.stale, 1);
@@ -324,15 +467,21 @@ impl Loop<'_> {
         }
     }
 
-    /// Handles whatever is queued without waiting.
-    fn drain(&mut self, dispatcher: &Dispatcher, rx: &mpsc::Receiver<Event>) {
-        while let Ok(event) = rx.try_recv() {
+    /// Handles whatever is queued, waiting up to `wait` for the first event.
+    fn drain(&mut self, dispatcher: &Dispatcher, rx: &mpsc::Receiver<Event>, wait: Duration) {
+        let mut next = if wait.is_zero() {
+            rx.try_recv().ok()
+        } else {
+            rx.recv_timeout(wait).ok()
+        };
+        while let Some(event) = next {
             match event {
                 Event::Dispatch(DispatchEvent::Found(found)) => self.found(dispatcher, found),
                 Event::Source(SourceEvent::Outcome(o)) => self.outcome(o),
                 Event::Source(SourceEvent::Fatal(e)) => crate::elog!("error: {e}"),
                 _ => {}
             }
+            next = rx.try_recv().ok();
         }
     }
 }
@@ -361,7 +510,7 @@ mod tests {
             for w in self.work {
                 link.work(w);
             }
-            let (tx, rx) = mpsc::channel::<Solution>();
+            let (tx, rx) = mpsc::sync_channel::<Solution>(16);
             let received = self.received;
             let thread = std::thread::spawn(move || {
                 for s in rx {
@@ -403,6 +552,8 @@ mod tests {
             Limits {
                 blocks: Some(1),
                 duration: Some(Duration::from_secs(20)),
+                // Many solutions a second: the last batches hold several.
+                solution_rate: Some(1e5),
                 ..Limits::default()
             },
             Arc::new(AtomicBool::new(false)),
@@ -412,11 +563,14 @@ mod tests {
         (stats, received)
     }
 
-    /// Every candidate is sent, stale or a hardware error: none is left in a channel.
+    /// Every candidate is sent, stale, dropped or a hardware error: none is left in a channel.
     fn assert_all_accounted(stats: &Stats) {
         assert_eq!(
             Stats::get(&stats.found),
-            Stats::get(&stats.sent) + Stats::get(&stats.stale) + stats.hw_errors()
+            Stats::get(&stats.sent)
+                + Stats::get(&stats.stale)
+                + Stats::get(&stats.dropped)
+                + stats.hw_errors()
         );
     }
 
@@ -460,5 +614,20 @@ mod tests {
             let expected = s.work.header(&s.roll, s.share.header.time());
             assert_eq!(expected.with_nonce(s.share.nonce()), s.share.header);
         }
+    }
+
+    /// Issue 15: solo on regtest (every other hash a block) handed millions of solutions of
+    /// a solved work to the source. Once a one-block work has its block, the rest of its
+    /// solutions are dropped unverified.
+    #[test]
+    fn a_solved_one_block_work_sends_nothing_more() {
+        let mut work = easy_work(true, 0x1fff_e000);
+        work.bits = crate::chain::CompactTarget::from_consensus(0x207f_ffff);
+        work.share_target = work.block_target();
+        work.one_block = true;
+        let (stats, received) = mine_scripted(vec![work], 2);
+        assert_eq!(received.len(), 1, "only the block went to the source");
+        assert!(Stats::get(&stats.dropped) > 0);
+        assert_all_accounted(&stats);
     }
 }

@@ -28,6 +28,26 @@ fn draw(err: &mut impl Write, lines: &[String]) {
     let _ = err.flush();
 }
 
+/// At most `max` characters of `text` that came from outside (a pool, a node, a client) for a
+/// log line: control characters (escape sequences, newlines) are shown escaped, never written
+/// raw to the operator's terminal; longer text ends in "..." and its length.
+pub fn clip(text: &str, max: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len().min(max) + 16);
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            let _ = write!(out, "... ({} bytes)", text.len());
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Writes one line to stdout; errors (a closed pipe) are ignored.
 pub fn line(args: std::fmt::Arguments<'_>) {
     let b = block();
@@ -101,4 +121,21 @@ macro_rules! elog {
     ($($arg:tt)*) => {
         $crate::output::err(format_args!($($arg)*))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn remote_text_is_clipped_and_escaped() {
+        assert_eq!(clip("hello", 10), "hello");
+        assert_eq!(clip("a\x1b[2Jb\nc\u{9b}", 50), "a\\u{1b}[2Jb\\nc\\u{9b}");
+        assert_eq!(
+            clip(&"x".repeat(10_000_000), 5),
+            "xxxxx... (10000000 bytes)"
+        );
+        // Right-to-left overrides cannot reorder the line either.
+        assert!(!clip("a\u{202e}b", 10).contains('\u{202e}'));
+    }
 }

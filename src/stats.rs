@@ -126,6 +126,12 @@ impl BackendStats {
     }
 }
 
+/// Distinct reject reasons kept per pool; later ones are counted under [`OTHER_REASONS`].
+pub const MAX_REASONS: usize = 16;
+/// The bucket for reject reasons beyond [`MAX_REASONS`].
+pub const OTHER_REASONS: &str = "(other reasons)";
+const MAX_REASON_CHARS: usize = 80;
+
 /// Counters of one pool (a Stratum source registers its pools once, at start).
 #[derive(Debug)]
 pub struct PoolStats {
@@ -212,14 +218,21 @@ impl PoolStats {
         )
     }
 
+    /// A share was refused for `reason` (the pool's words: clipped, escaped, and counted under
+    /// [`OTHER_REASONS`] once [`MAX_REASONS`] distinct ones are kept).
     pub fn reject(&self, reason: &str) {
         Stats::add(&self.rejected, 1);
-        *self
+        let reason = crate::output::clip(reason, MAX_REASON_CHARS);
+        let mut reasons = self
             .rejected_by_reason
             .lock()
-            .expect("no panic while held")
-            .entry(reason.to_string())
-            .or_insert(0) += 1;
+            .unwrap_or_else(|p| p.into_inner());
+        let key = if reasons.contains_key(&reason) || reasons.len() < MAX_REASONS {
+            reason
+        } else {
+            OTHER_REASONS.to_string()
+        };
+        *reasons.entry(key).or_insert(0) += 1;
     }
 
     pub fn rejected_by_reason(&self) -> BTreeMap<String, u64> {
@@ -264,6 +277,9 @@ pub struct Stats {
     max_switch_nanos: AtomicU64,
     /// Solutions sent that were never answered (counted, not retried).
     pub unanswered: AtomicU64,
+    /// Solutions dropped unsent because there were too many: over a backend's per-scan cap,
+    /// over the share-rate cap, or the rest of a solo work's solutions once it found its block.
+    pub dropped: AtomicU64,
     /// A pool source's pools, in priority order (empty for other sources).
     pools: OnceLock<Vec<PoolStats>>,
     /// The backends' hash rate measured before mining (f64 bits; 0 when not measured).
@@ -297,6 +313,7 @@ impl Stats {
             switches: AtomicU64::new(0),
             max_switch_nanos: AtomicU64::new(0),
             unanswered: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
             pools: OnceLock::new(),
             nominal: AtomicU64::new(0),
             work: Mutex::new(String::new()),
@@ -417,12 +434,13 @@ impl Stats {
     /// The summary line printed at exit (tests read it).
     pub fn summary_line(&self) -> String {
         format!(
-            "summary: accepted {} rejected {} kept {} stale {} unanswered {} hashes {} hw_errors {} switches {} max_switch_ms {:.1} exhausted {}",
+            "summary: accepted {} rejected {} kept {} stale {} unanswered {} dropped {} hashes {} hw_errors {} switches {} max_switch_ms {:.1} exhausted {}",
             Self::get(&self.accepted),
             Self::get(&self.rejected),
             Self::get(&self.kept),
             Self::get(&self.stale),
             Self::get(&self.unanswered),
+            Self::get(&self.dropped),
             self.hashes(),
             self.hw_errors(),
             Self::get(&self.switches),
@@ -471,5 +489,24 @@ mod tests {
         assert_eq!(s.max_switch(), Duration::from_millis(3));
         assert_eq!(s.backends[1].max_switch(), Duration::from_millis(1));
         assert!(s.summary_line().contains("hashes 12 hw_errors 2"));
+    }
+
+    /// Issue 15: each share refused with a different reason grew the map without bound
+    /// (19k entries, a 3.3 MB summary line).
+    #[test]
+    fn reject_reasons_are_capped_clipped_and_escaped() {
+        let s = Stats::new([]);
+        s.register_pools(["p".to_string()]);
+        let p = &s.pools()[0];
+        for i in 0..10_000 {
+            p.reject(&format!("reason {i} \x1b]0;pwned\x07{}", "x".repeat(1000)));
+        }
+        let reasons = p.rejected_by_reason();
+        assert_eq!(reasons.len(), MAX_REASONS + 1);
+        assert_eq!(reasons[OTHER_REASONS], 10_000 - MAX_REASONS as u64);
+        assert_eq!(Stats::get(&p.rejected), 10_000);
+        let line = &s.pool_lines()[0];
+        assert!(line.len() < 4096, "{} bytes", line.len());
+        assert!(!line.contains('\x1b'), "{line}");
     }
 }

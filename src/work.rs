@@ -83,6 +83,9 @@ pub struct Work {
     /// True when every older work is stale now (a new previous block, `clean_jobs`,
     /// SetNewPrevHash): solutions of older work are dropped, not sent.
     pub clean: bool,
+    /// Only a block is worth anything (solo mining): once a solution of this work meets the
+    /// block target, the work's other solutions are its rivals and are dropped unverified.
+    pub one_block: bool,
     /// What the source needs back with a solution of this work (its template, ...).
     pub context: Option<Arc<dyn Any + Send + Sync>>,
 }
@@ -303,6 +306,7 @@ mod tests {
                 branch: vec![[7; 32]],
             },
             clean: true,
+            one_block: false,
             context: None,
         }
     }

@@ -21,16 +21,40 @@ pub struct ScanReport {
     /// Nonces a GPU hashed whose hits overflowed its result buffer, so that they were hashed
     /// again on the CPU (included in `hashes` once).
     pub rescanned: u64,
+    /// Candidates beyond [`MAX_CANDIDATES`] in one scan: counted, not kept (a target far too
+    /// easy for the device; the dispatcher clamps it from the next batch on).
+    pub overflow: u64,
 }
+
+/// The most candidates one scan keeps: memory stays bounded whatever target a source asks
+/// for (a pool's difficulty 1e-300 makes every hash a candidate).
+pub const MAX_CANDIDATES: usize = 64;
 
 impl ScanReport {
     /// Adds `other` into `self`.
     pub fn merge(&mut self, other: ScanReport) {
         self.hashes += other.hashes;
-        self.candidates.extend(other.candidates);
+        self.overflow += other.overflow;
+        for c in other.candidates {
+            self.candidate(c);
+        }
         self.hw_errors += other.hw_errors;
         self.stale |= other.stale;
         self.rescanned += other.rescanned;
+    }
+
+    /// Keeps `candidate`, or counts it as overflow once [`MAX_CANDIDATES`] are kept.
+    pub fn candidate(&mut self, candidate: Candidate) {
+        if self.candidates.len() < MAX_CANDIDATES {
+            self.candidates.push(candidate);
+        } else {
+            self.overflow += 1;
+        }
+    }
+
+    /// True once no more candidates are kept (the rest are only counted).
+    pub fn full(&self) -> bool {
+        self.candidates.len() >= MAX_CANDIDATES
     }
 }
 
@@ -97,6 +121,17 @@ impl Backend {
             },
             #[cfg(feature = "gpu")]
             Backend::Gpu(g) => g.batch(),
+        }
+    }
+
+    /// A modest guess of the hash rate before anything was measured (a CPU thread does tens of
+    /// MH/s; a GPU as its batch tuning says): the dispatcher's share-rate floor starts from it
+    /// and follows the measured rate from the first batch on.
+    pub fn expected_rate(&self) -> f64 {
+        match self {
+            Backend::Cpu(c) => 5e6 * c.threads() as f64,
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(g) => g.batch() as f64 / g.kernel_time().as_secs_f64().max(1e-3),
         }
     }
 

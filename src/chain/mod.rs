@@ -7,4 +7,6 @@ pub mod header;
 pub mod target;
 
 pub use header::{Header, HeaderError, MAINNET_125552};
-pub use target::{hash_meets, target_top_word, CompactTarget, Target};
+pub use target::{
+    difficulty_target, hash_meets, target_difficulty, target_top_word, CompactTarget, Target,
+};

@@ -66,10 +66,13 @@ pub enum SourceEvent {
     Fatal(SourceError),
 }
 
+/// How a [`Link`] hands events to the mining loop (it waits while the loop's queue is full).
+pub type Emit = Arc<dyn Fn(SourceEvent) + Send + Sync>;
+
 /// A source's side of the mining loop.
 #[derive(Clone)]
 pub struct Link {
-    tx: mpsc::Sender<crate::mine::Event>,
+    emit: Emit,
     /// The user's stop request (signals).
     user_stop: Arc<AtomicBool>,
     /// Set by the mining loop when the run ends.
@@ -80,15 +83,15 @@ pub struct Link {
 }
 
 impl Link {
-    pub(crate) fn new(
-        tx: mpsc::Sender<crate::mine::Event>,
+    pub fn new(
+        emit: Emit,
         user_stop: Arc<AtomicBool>,
         run_stop: Arc<AtomicBool>,
         deadline: Option<std::time::Instant>,
         stats: Arc<crate::stats::Stats>,
     ) -> Self {
         Link {
-            tx,
+            emit,
             user_stop,
             run_stop,
             deadline,
@@ -102,8 +105,7 @@ impl Link {
     }
 
     fn send(&self, event: SourceEvent) {
-        // The loop has ended: nothing is listening any more.
-        let _ = self.tx.send(crate::mine::Event::Source(event));
+        (self.emit)(event);
     }
 
     /// Publishes work (replacing the current work).
@@ -152,11 +154,21 @@ pub struct Running {
     pub threads: Vec<JoinHandle<()>>,
 }
 
-type SendFn = Box<dyn FnMut(Solution) -> Result<(), Box<Solution>> + Send>;
+/// Why a [`SolutionSink`] gave a solution back.
+#[derive(Debug)]
+pub enum SinkError {
+    /// The source's queue is full: try again later (the mining loop keeps it meanwhile).
+    Full(Box<Solution>),
+    /// The source has ended.
+    Closed(Box<Solution>),
+}
+
+type SendFn = Box<dyn FnMut(Solution) -> Result<(), SinkError> + Send>;
 type CloseFn = Box<dyn FnOnce() + Send>;
 
 /// Where the mining loop hands verified solutions to a source: straight into the source's
-/// own event channel (no extra thread hop). Dropping it tells the source that no more come.
+/// own (bounded) queue, no extra thread hop. It never waits: a full queue gives the solution
+/// back. Dropping the sink tells the source that no more come.
 pub struct SolutionSink {
     send: SendFn,
     close: Option<CloseFn>,
@@ -164,17 +176,22 @@ pub struct SolutionSink {
 
 impl SolutionSink {
     /// A sink that sends into `tx` (closed by dropping it).
-    pub fn channel(tx: mpsc::Sender<Solution>) -> Self {
+    pub fn channel(tx: mpsc::SyncSender<Solution>) -> Self {
         SolutionSink {
-            send: Box::new(move |s| tx.send(s).map_err(|e| Box::new(e.0))),
+            send: Box::new(move |s| {
+                tx.try_send(s).map_err(|e| match e {
+                    mpsc::TrySendError::Full(s) => SinkError::Full(Box::new(s)),
+                    mpsc::TrySendError::Disconnected(s) => SinkError::Closed(Box::new(s)),
+                })
+            }),
             close: None,
         }
     }
 
-    /// A sink made of `send` (gives the solution back when the source is gone) and `close`
-    /// (run once, when the sink is dropped).
+    /// A sink made of `send` (gives the solution back when it cannot take it now) and
+    /// `close` (run once, when the sink is dropped).
     pub fn new(
-        send: impl FnMut(Solution) -> Result<(), Box<Solution>> + Send + 'static,
+        send: impl FnMut(Solution) -> Result<(), SinkError> + Send + 'static,
         close: impl FnOnce() + Send + 'static,
     ) -> Self {
         SolutionSink {
@@ -183,8 +200,8 @@ impl SolutionSink {
         }
     }
 
-    /// Hands `solution` over; it comes back when the source has ended.
-    pub fn send(&mut self, solution: Solution) -> Result<(), Box<Solution>> {
+    /// Hands `solution` over, or gives it back.
+    pub fn send(&mut self, solution: Solution) -> Result<(), SinkError> {
         (self.send)(solution)
     }
 }

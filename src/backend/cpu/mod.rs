@@ -229,6 +229,11 @@ impl Kernel {
 /// The full check of a kernel's hit: the complete digest from the midstate. A hit whose digest
 /// disagrees with the kernel's H7 is a hardware error; one that meets the target is a candidate.
 fn full_check(job: &Job, hit: Hit, report: &mut ScanReport) {
+    if report.full() {
+        // Over the cap: not worth a full check (the hit is only counted).
+        report.overflow += 1;
+        return;
+    }
     let digest = digest_from_midstate(&job.prepared().midstate, &job.header, hit.nonce);
     if digest_h7(&digest) != hit.h7 {
         tracing::error!(
@@ -240,7 +245,7 @@ fn full_check(job: &Job, hit: Hit, report: &mut ScanReport) {
         );
         report.hw_errors += 1;
     } else if hash_meets(&digest, &job.target) {
-        report.candidates.push(Candidate {
+        report.candidate(Candidate {
             nonce: hit.nonce,
             digest,
         });
@@ -324,4 +329,32 @@ pub fn cpu_name() -> String {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| "cpu".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MAX_CANDIDATES;
+    use crate::chain::{Header, Target};
+
+    /// Issue 15: with a target every hash meets (a pool's difficulty 1e-300), a scan kept every
+    /// hash as a candidate. It keeps [`MAX_CANDIDATES`] and counts the rest.
+    #[test]
+    fn a_scan_keeps_at_most_the_cap_and_counts_the_rest() {
+        let cpu = CpuBackend::new(Kernel::best(), 2).unwrap();
+        let everything = Target::from_le_bytes([0xff; 32]);
+        let job = Job::new(
+            "all",
+            Header::from_bytes([7; 80]),
+            everything,
+            NonceRange::FULL,
+            0,
+        );
+        let range = NonceRange::from_start(0, 1 << 18);
+        let report = cpu.scan(&job, range, &Generation::new());
+        assert_eq!(report.hashes, 1 << 18);
+        assert_eq!(report.candidates.len(), MAX_CANDIDATES);
+        assert_eq!(report.overflow, (1 << 18) - MAX_CANDIDATES as u64);
+        assert_eq!(report.hw_errors, 0);
+    }
 }

@@ -599,10 +599,12 @@ impl GpuDevice {
                     .map(|cpu| cpu.scan(job, p.range, generation));
                 match again {
                     Ok(again) => {
-                        report.candidates.extend(again.candidates);
-                        report.hw_errors += again.hw_errors;
                         report.rescanned += again.hashes;
-                        report.stale |= again.stale;
+                        report.merge(ScanReport {
+                            hashes: 0,
+                            rescanned: 0,
+                            ..again
+                        });
                     }
                     Err(e) => {
                         return Err(ScanFailure {
@@ -623,8 +625,10 @@ impl GpuDevice {
     /// The host's full check of a GPU hit (the same as the CPU backend's).
     fn check_hit(&self, job: &Job, nonce: u32, report: &mut ScanReport) {
         let digest = digest_from_midstate(&job.prepared().midstate, &job.header, nonce);
-        if hash_meets(&digest, &job.target) {
-            report.candidates.push(Candidate { nonce, digest });
+        if report.full() {
+            report.overflow += 1;
+        } else if hash_meets(&digest, &job.target) {
+            report.candidate(Candidate { nonce, digest });
         } else {
             tracing::error!(
                 "hardware error: {} reported nonce {nonce:#010x} of header {}, whose hash does not meet the target",

@@ -93,6 +93,7 @@ pub fn template_work(
             branch: merkle_branch(&txids),
         },
         clean,
+        one_block: true,
         context: Some(template),
     })
 }

@@ -59,6 +59,8 @@ const JOURNAL_RETRY: Duration = Duration::from_secs(1);
 /// New mempool transactions are picked up at most this often.
 const MEMPOOL_REFRESH: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Blocks waiting for the submit thread.
+const SOLUTION_QUEUE: usize = 64;
 
 /// Calls `f` until it succeeds, waiting out transient node errors with backoff (1 s doubling to
 /// 10 s) and one line each. Other errors end the wait; `Ok(None)` when the run ends.
@@ -177,7 +179,8 @@ impl Source for NodeSource {
             poll,
             share_bits,
         } = *self;
-        let (tx, rx) = mpsc::channel::<Solution>();
+        // One block per parent goes on (the mining loop drops the rest): a short queue.
+        let (tx, rx) = mpsc::sync_channel::<Solution>(SOLUTION_QUEUE);
         // The node's chain: its network (payout address, signet rule) and its genesis hash
         // (which names the chain in the journal). Waited for while the node is not up.
         let Some((chain, genesis)) = with_backoff(&node, &link, "getblockchaininfo", || {

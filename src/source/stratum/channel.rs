@@ -138,6 +138,7 @@ impl V2Session {
             share_target: Target::from_le_bytes(self.target),
             merkle,
             clean,
+            one_block: false,
             context: Some(Arc::new(JobContext {
                 pool,
                 session,

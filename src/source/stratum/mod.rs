@@ -128,7 +128,7 @@ impl Source for StratumSource {
                 share_tx
                     .send(Event::Solution(Box::new(s)))
                     .map_err(|e| match e.0 {
-                        Event::Solution(s) => s,
+                        Event::Solution(s) => crate::source::SinkError::Closed(s),
                         _ => unreachable!("only solutions are sent here"),
                     })
             },

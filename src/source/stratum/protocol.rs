@@ -7,8 +7,6 @@
 use bitcoin::hex::{DisplayHex, FromHex};
 use serde_json::{json, Value};
 
-use crate::chain::Target;
-
 /// Longest line accepted from a pool (a job with a large coinbase is a few kB; anything near
 /// this is an attack or a broken pool).
 pub const MAX_LINE: usize = 1 << 20;
@@ -141,13 +139,7 @@ pub fn error_text(error: &Value) -> String {
     clip(&text, 200)
 }
 
-/// At most `max` characters of `text` (for log lines made of pool input).
-pub fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}...", &text[..at]),
-        None => text.to_string(),
-    }
-}
+pub use crate::output::clip;
 
 fn parse_request(method: &str, params: &[Value], id: Value) -> Result<Incoming, ProtocolError> {
     match method {
@@ -385,57 +377,6 @@ pub fn parse_configured(result: &Value) -> Result<Option<u32>, ProtocolError> {
     Ok(Some(mask & VERSION_MASK))
 }
 
-/// The share target for a pool difficulty: `0xffff * 2^208 / difficulty`, rounded down, at
-/// most 2^256 - 1 (difficulty below ~2^-32). `None` for a difficulty that is not a finite
-/// number above zero.
-pub fn difficulty_target(difficulty: f64) -> Option<Target> {
-    if !(difficulty.is_finite() && difficulty > 0.0) {
-        return None;
-    }
-    // difficulty = m * 2^e with m an integer below 2^53.
-    let bits = difficulty.to_bits();
-    let exponent = ((bits >> 52) & 0x7ff) as i32;
-    let fraction = bits & ((1u64 << 52) - 1);
-    let (m, e) = if exponent == 0 {
-        (fraction, -1074)
-    } else {
-        (fraction | (1u64 << 52), exponent - 1075)
-    };
-    // target = 0xffff * 2^k / m, k = 208 - e.
-    let k = 208 - e;
-    if k + 16 - 53 >= 256 {
-        return Some(Target::from_le_bytes([0xff; 32]));
-    }
-    // The numerator in 64-bit limbs, least significant first (k + 16 < 310 bits here).
-    let mut numerator = [0u64; 6];
-    if k >= 0 {
-        let (limb, shift) = ((k / 64) as usize, (k % 64) as u32);
-        let wide = (0xffffu128) << shift;
-        numerator[limb] = wide as u64;
-        if limb + 1 < numerator.len() {
-            numerator[limb + 1] = (wide >> 64) as u64;
-        }
-    } else if -k < 16 {
-        numerator[0] = 0xffff >> (-k);
-    }
-    // Long division by m, most significant limb first.
-    let mut quotient = [0u64; 6];
-    let mut rest: u128 = 0;
-    for i in (0..numerator.len()).rev() {
-        let part = (rest << 64) | numerator[i] as u128;
-        quotient[i] = (part / m as u128) as u64;
-        rest = part % m as u128;
-    }
-    if quotient[4] != 0 || quotient[5] != 0 {
-        return Some(Target::from_le_bytes([0xff; 32]));
-    }
-    let mut le = [0u8; 32];
-    for (i, limb) in quotient[..4].iter().enumerate() {
-        le[i * 8..i * 8 + 8].copy_from_slice(&limb.to_le_bytes());
-    }
-    Some(Target::from_le_bytes(le))
-}
-
 /// The requests hashrig sends, one line each (newline included).
 pub mod request {
     use super::*;
@@ -642,35 +583,6 @@ mod tests {
             parse_configured(&json!({"version-rolling": false})).unwrap(),
             None
         );
-    }
-
-    #[test]
-    fn difficulty_targets() {
-        assert_eq!(difficulty_target(1.0), Some(Target::MAX));
-        // Half of difficulty 1's target: 0xffff << 207.
-        let two = difficulty_target(2.0).unwrap().to_le_bytes();
-        let mut half = [0u8; 32];
-        half[25..28].copy_from_slice(&[0x80, 0xff, 0x7f]);
-        assert_eq!(two, half);
-        // Fractional difficulty: a bigger target.
-        let quarter = difficulty_target(0.25).unwrap().to_le_bytes();
-        assert_eq!(&quarter[26..28], &[0xfc, 0xff]);
-        assert_eq!(quarter[28], 0x03);
-        // Very small and very large difficulties stay in range.
-        assert_eq!(difficulty_target(1e-12).unwrap().to_le_bytes(), [0xff; 32]);
-        let tiny = difficulty_target(1e300).unwrap().to_le_bytes();
-        assert_eq!(tiny, [0; 32]);
-        assert!(difficulty_target(f64::MIN_POSITIVE / 2.0).is_some());
-        for d in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert_eq!(difficulty_target(d), None);
-        }
-        // Bitcoin mainnet difficulty of block 125552 (bits 1a44b9f2): about 244112.49.
-        let bits = crate::chain::CompactTarget::from_consensus(0x1a44_b9f2);
-        let block = Target::from_compact(bits);
-        let d = block.difficulty_float();
-        let t = difficulty_target(d).unwrap();
-        let ratio = t.difficulty_float() / d;
-        assert!((ratio - 1.0).abs() < 1e-9, "{ratio}");
     }
 
     #[test]

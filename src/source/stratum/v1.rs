@@ -351,7 +351,7 @@ pub(super) fn make_work(s: &Session, c: &Current, clean: bool) -> (Work, f64) {
         version_mask: s.rolling_mask.unwrap_or(0),
         time: BlockTime::fixed(job.time),
         bits: CompactTarget::from_consensus(job.bits),
-        share_target: protocol::difficulty_target(c.difficulty)
+        share_target: crate::chain::difficulty_target(c.difficulty)
             .expect("difficulties are checked when they arrive"),
         merkle: MerkleShape::Coinbase {
             coinb1: job.coinb1.clone(),
@@ -361,6 +361,7 @@ pub(super) fn make_work(s: &Session, c: &Current, clean: bool) -> (Work, f64) {
             branch: job.branch.clone(),
         },
         clean,
+        one_block: false,
         context: Some(Arc::new(JobContext {
             pool: s.pool,
             session: s.id,
