@@ -59,9 +59,10 @@ pub struct MineArgs {
     /// 48332, signet 38332).
     #[arg(long, value_name = "URL", conflicts_with = "pool")]
     pub node: Option<String>,
-    /// Pool: stratum+tcp://HOST:PORT or stratum+ssl://HOST:PORT (TLS). Repeat for failover,
-    /// best first.
-    #[arg(long, value_name = "URL", requires = "user")]
+    /// Pool: stratum+tcp://HOST:PORT or stratum+ssl://HOST:PORT (TLS), or
+    /// stratum2+tcp://HOST:PORT/AUTHORITY_KEY; USER[:PASSWORD]@ before HOST gives this pool's
+    /// own login. Repeat for failover, best first.
+    #[arg(long, value_name = "URL")]
     pub pool: Vec<String>,
     /// Pool: the worker name to log in with (usually ACCOUNT.WORKER).
     #[arg(long, value_name = "USER", requires = "pool")]

@@ -213,20 +213,29 @@ fn pool_source(args: &cli::MineArgs) -> Result<StratumSource> {
             )));
         }
     }
-    let user = args
-        .user
-        .clone()
-        .ok_or_else(|| usage("--pool needs --user"))?;
-    if user.is_empty() {
+    if args.user.as_deref() == Some("") {
         return Err(usage("--user must not be empty"));
     }
     let mut pools = Vec::new();
     for url in &args.pool {
         let url: PoolUrl = url.parse().map_err(usage)?;
+        // The URL's own login (user:password@host) wins for that pool.
+        let user = match (&url.user, &args.user) {
+            (Some(u), _) | (None, Some(u)) => u.clone(),
+            (None, None) => {
+                return Err(usage(format!(
+                    "--pool {url} needs --user (or USER@ in its URL)"
+                )))
+            }
+        };
+        let password = url
+            .password
+            .clone()
+            .unwrap_or_else(|| args.password.clone().into());
         pools.push(PoolConfig {
             url,
-            user: user.clone(),
-            password: args.password.clone(),
+            user,
+            password,
         });
     }
     if let Some(d) = args.suggest_difficulty {

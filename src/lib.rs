@@ -15,6 +15,7 @@ pub mod job;
 pub mod mine;
 pub mod output;
 pub mod plot;
+pub mod secret;
 pub mod source;
 pub mod stats;
 pub mod status;

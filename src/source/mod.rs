@@ -16,7 +16,22 @@ use crate::verify::Share;
 use crate::work::{Roll, Work};
 
 /// An error that ends a source (and so the run).
-pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    #[error(transparent)]
+    Solo(#[from] node::SoloError),
+    #[error(transparent)]
+    Node(#[from] node::NodeError),
+    #[error(transparent)]
+    Stratum(#[from] stratum::StratumError),
+    #[error("no pool can be trusted: {0}")]
+    NoTrustedPool(String),
+    #[error("no pool to mine on")]
+    NoPools,
+    #[error("could not start a thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
 
 /// A verified solution of a source's work: the reference hash of `share.header` meets the
 /// work's share target.

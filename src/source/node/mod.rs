@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::chain::block::Template;
 pub use journal::{FoundBlock, Journal, JournalError};
 pub use rpc::{Auth, RpcClient, RpcError};
-pub use solo::{NodeSource, Payout};
+pub use solo::{NodeSource, Payout, SoloError};
 pub use template::{parse_template, TemplateError};
 
 /// Errors from a node work source.

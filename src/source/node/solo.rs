@@ -254,7 +254,7 @@ fn template_loop(shared: &Shared, poll: Duration) {
                 t
             }
             Err(NodeError::Template(e)) if e.unsupported => {
-                link.fatal(Box::new(NodeError::Template(e)));
+                link.fatal(NodeError::Template(e).into());
                 return;
             }
             Err(e) => {
@@ -293,7 +293,7 @@ fn template_loop(shared: &Shared, poll: Duration) {
                 template.txids.len()
             );
             if let Err(e) = shared.publish(Arc::new(template), new_block) {
-                link.fatal(Box::new(e));
+                link.fatal(e.into());
                 return;
             }
             last_publish = Instant::now();
