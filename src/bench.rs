@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::algo::sha256d::reference_digest;
 use crate::backend::cpu::{cpu_name, CpuBackend, CpuError, Kernel};
+#[cfg(feature = "gpu")]
 use crate::backend::Backend;
 use crate::chain::{Header, Target};
 use crate::job::{Generation, Job, NonceRange, NONCE_SPACE};
