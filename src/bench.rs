@@ -49,7 +49,7 @@ pub enum BenchError {
     #[error(transparent)]
     Gpu(#[from] crate::backend::gpu::GpuError),
     #[error("{0}")]
-    Together(String),
+    Together(#[from] crate::dispatch::BackendFailed),
 }
 
 /// One measured row.
@@ -344,8 +344,7 @@ fn measure_together(
     seconds: f64,
     progress: &mut dyn FnMut(f64),
 ) -> Result<BenchResult, BenchError> {
-    let t = crate::dispatch::measure_together(backends, &synthetic_work(), seconds, progress)
-        .map_err(BenchError::Together)?;
+    let t = crate::dispatch::measure_together(backends, &synthetic_work(), seconds, progress)?;
     let devices: Vec<String> = backends.iter().map(Backend::device_name).collect();
     let cpu = backends.iter().find_map(Backend::as_cpu);
     let m = Measured {

@@ -411,6 +411,11 @@ impl Dispatcher {
     }
 }
 
+/// A backend that stopped for good, with its error.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BackendFailed(pub String);
+
 /// What [`measure_together`] measured.
 #[derive(Clone, Copy, Debug)]
 pub struct Together {
@@ -433,7 +438,7 @@ pub fn measure_together(
     work: &Work,
     seconds: f64,
     progress: &mut dyn FnMut(f64),
-) -> Result<Together, String> {
+) -> Result<Together, BackendFailed> {
     let stats = Arc::new(Stats::new(backends.iter().map(Backend::name)));
     let dispatcher = Dispatcher::new(Arc::clone(&stats));
     let verifier = crate::verify::Verifier::new();
@@ -479,7 +484,7 @@ pub fn measure_together(
         check(event, &mut failure);
     }
     if let Some(error) = failure {
-        return Err(error);
+        return Err(BackendFailed(error));
     }
     Ok(Together {
         hashes: stats.hashes(),

@@ -15,6 +15,8 @@ use crate::cli::Cli;
 /// What went wrong with a config file.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
+    #[error("--config needs a FILE")]
+    NoFile,
     #[error("config {file}: {reason}")]
     Read { file: PathBuf, reason: String },
     #[error("config {file}: unknown key `{key}`")]
@@ -33,7 +35,9 @@ const GLOBAL: [&str; 4] = ["verbose", "quiet", "log-format", "log-file"];
 const SECTIONS: [&str; 2] = ["mine", "bench"];
 
 /// Where `--config FILE` / `--config=FILE` points in `argv`, and `argv` without it.
-pub fn take_config_flag(argv: Vec<OsString>) -> Result<(Option<PathBuf>, Vec<OsString>), String> {
+pub fn take_config_flag(
+    argv: Vec<OsString>,
+) -> Result<(Option<PathBuf>, Vec<OsString>), FileError> {
     let mut out = Vec::with_capacity(argv.len());
     let mut file = None;
     let mut it = argv.into_iter();
@@ -45,7 +49,7 @@ pub fn take_config_flag(argv: Vec<OsString>) -> Result<(Option<PathBuf>, Vec<OsS
             break;
         }
         if s == "--config" {
-            file = Some(PathBuf::from(it.next().ok_or("--config needs a FILE")?));
+            file = Some(PathBuf::from(it.next().ok_or(FileError::NoFile)?));
         } else if let Some(path) = s.strip_prefix("--config=") {
             file = Some(PathBuf::from(path));
         } else {

@@ -10,7 +10,19 @@ pub struct Series {
 }
 
 /// Writes the chart to `path`.
-pub fn write_svg(path: &std::path::Path, series: &[Series]) -> Result<(), String> {
+/// A chart that could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct PlotError {
+    pub path: String,
+    pub reason: String,
+}
+
+pub fn write_svg(path: &std::path::Path, series: &[Series]) -> Result<(), PlotError> {
+    let fail = |e: &dyn std::fmt::Display| PlotError {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
     let max_t = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
@@ -25,7 +37,7 @@ pub fn write_svg(path: &std::path::Path, series: &[Series]) -> Result<(), String
         .map(|(f, u)| (u, f))
         .unwrap_or(("H/s", 1.0));
     let root = SVGBackend::new(path, (900, 480)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             "hashrig bench: hash rate (running average) per row",
@@ -35,13 +47,13 @@ pub fn write_svg(path: &std::path::Path, series: &[Series]) -> Result<(), String
         .x_label_area_size(36)
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..max_t * 1.02, 0.0..max_r / scale * 1.1)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail(&e))?;
     chart
         .configure_mesh()
         .x_desc("seconds")
         .y_desc(unit)
         .draw()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail(&e))?;
     for (i, s) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         chart
@@ -49,7 +61,7 @@ pub fn write_svg(path: &std::path::Path, series: &[Series]) -> Result<(), String
                 s.points.iter().map(|(t, r)| (*t, r / scale)),
                 color.stroke_width(2),
             ))
-            .map_err(|e| e.to_string())?
+            .map_err(|e| fail(&e))?
             .label(s.label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
     }
@@ -58,7 +70,7 @@ pub fn write_svg(path: &std::path::Path, series: &[Series]) -> Result<(), String
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
-        .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())?;
+        .map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))?;
     Ok(())
 }

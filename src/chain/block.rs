@@ -65,17 +65,37 @@ pub fn merkle_root(coinbase: Txid, txids: &[Txid]) -> TxMerkleNode {
 
 /// Local checks before a block goes to the node: merkle root, witness commitment (when the
 /// template wants one) and BIP34 height. The proof of work was already checked by `verify`.
-pub fn check_block(block: &Block, template: &Template) -> Result<(), String> {
+pub fn check_block(block: &Block, template: &Template) -> Result<(), BlockError> {
     if !block.check_merkle_root() {
-        return Err("merkle root does not match the transactions".into());
+        return Err(BlockError::MerkleRoot);
     }
     if template.witness_commitment.is_some() && !block.check_witness_commitment() {
-        return Err("witness commitment does not match the transactions".into());
+        return Err(BlockError::WitnessCommitment);
     }
     if block.header.prev_blockhash != template.prev_hash {
-        return Err("previous block hash differs from the template".into());
+        return Err(BlockError::PrevHash);
     }
     Ok(())
+}
+
+/// Why a block built here failed its local check (it is never sent).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlockError {
+    #[error("merkle root does not match the transactions")]
+    MerkleRoot,
+    #[error("witness commitment does not match the transactions")]
+    WitnessCommitment,
+    #[error("previous block hash differs from the template")]
+    PrevHash,
+    #[error("the work has no coinbase")]
+    NoCoinbase,
+    #[error("the extranonce is not where the coinbase layout puts it")]
+    ExtranonceLayout,
+    #[error("our coinbase does not decode: {0}")]
+    Coinbase(#[from] bitcoin::consensus::encode::Error),
+    #[error("cannot build the coinbase: {0}")]
+    BuildCoinbase(String),
 }
 
 /// The block's serialization as hex, for submitblock.

@@ -350,11 +350,11 @@ mod tests {
             NonceRange::FULL,
             0,
         );
-        let range = NonceRange::from_start(0, 1 << 18);
+        let range = NonceRange::from_start(0, 1 << 19);
         let report = cpu.scan(&job, range, &Generation::new());
-        assert_eq!(report.hashes, 1 << 18);
+        assert_eq!(report.hashes, 1 << 19);
         assert_eq!(report.candidates.len(), MAX_CANDIDATES);
-        assert_eq!(report.overflow, (1 << 18) - MAX_CANDIDATES as u64);
+        assert_eq!(report.overflow, (1 << 19) - MAX_CANDIDATES as u64);
         assert_eq!(report.hw_errors, 0);
     }
 }

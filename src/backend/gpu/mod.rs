@@ -31,12 +31,40 @@ pub enum GpuError {
     NoAdapter,
     #[error("no GPU matches {0:?} (see `hashrig devices`)")]
     NoSuchDevice(String),
-    #[error("could not open GPU {name}: {reason}")]
-    Open { name: String, reason: String },
+    #[error("could not open GPU {name}: {source}")]
+    Open {
+        name: String,
+        #[source]
+        source: wgpu::RequestDeviceError,
+    },
+    #[error("GPU {name}: the {label} shader does not compile: {source}")]
+    Shader {
+        name: String,
+        label: &'static str,
+        #[source]
+        source: wgpu::Error,
+    },
     #[error("GPU {name} failed: {reason}")]
     Device { name: String, reason: String },
-    #[error("GPU {name} failed its self-test, so it is not used (check its driver): {reason}")]
-    SelfTest { name: String, reason: String },
+    #[error("GPU {name} failed its self-test, so it is not used (check its driver): {source}")]
+    SelfTest {
+        name: String,
+        #[source]
+        source: HitMismatch,
+    },
+}
+
+/// A scan that did not report exactly the expected hits (a self-test failure).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("nonces {start:#x}..{end:#x}: expected {expected} hits, got {got} ({missed} missed, e.g. {examples:x?}; {wrong} reported hashes wrong)")]
+pub struct HitMismatch {
+    pub start: u64,
+    pub end: u64,
+    pub expected: usize,
+    pub got: usize,
+    pub missed: usize,
+    pub examples: Vec<u32>,
+    pub wrong: u64,
 }
 
 /// What `hashrig devices` shows of an adapter.
@@ -259,17 +287,16 @@ impl GpuDevice {
         options: ShaderOptions,
     ) -> Result<GpuDevice, GpuError> {
         let info = info(index, &adapter);
-        let fail = |reason: String| GpuError::Open {
-            name: info.name.clone(),
-            reason,
-        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("hashrig"),
             required_features: wgpu::Features::empty(),
             required_limits: adapter.limits(),
             ..Default::default()
         }))
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|source| GpuError::Open {
+            name: info.name.clone(),
+            source,
+        })?;
         let failed: Arc<std::sync::Mutex<Option<String>>> = Default::default();
         let record = |failed: &Arc<std::sync::Mutex<Option<String>>>, what: String| {
             if let Ok(mut f) = failed.lock() {
@@ -298,7 +325,13 @@ impl GpuDevice {
             record(&on_error, format!("GPU error: {e}"));
         }));
 
-        let pipeline = compile(&device, &sha256d_wgsl(options), "sha256d").map_err(fail)?;
+        let pipeline = compile(&device, &sha256d_wgsl(options), "sha256d").map_err(|source| {
+            GpuError::Shader {
+                name: info.name.clone(),
+                label: "sha256d",
+                source,
+            }
+        })?;
         let slots = (0..IN_FLIGHT)
             .map(|_| make_slot(&device, &pipeline, 4 * (1 + u64::from(capacity))))
             .collect();
@@ -345,9 +378,9 @@ impl GpuDevice {
             let report = self
                 .scan(&job, range, &Generation::new())
                 .map_err(|f| f.error)?;
-            compare_hits(&expected, &report).map_err(|reason| GpuError::SelfTest {
+            compare_hits(&expected, &report, range).map_err(|source| GpuError::SelfTest {
                 name: self.info.name.clone(),
-                reason: format!("nonces {:#x}..{:#x}: {reason}", range.start(), range.end()),
+                source,
             })?;
         }
         Ok(())
@@ -539,7 +572,7 @@ impl GpuDevice {
         job: &Job,
         range: NonceRange,
         generation: &Generation,
-    ) -> Result<ScanReport, ScanFailure> {
+    ) -> Result<ScanReport, Box<ScanFailure>> {
         let mut report = ScanReport::default();
         let mut rest = range;
         let mut pending: std::collections::VecDeque<Pending> = Default::default();
@@ -567,10 +600,10 @@ impl GpuDevice {
             let (count, nonces) = match self.complete(&p) {
                 Ok(r) => r,
                 Err(error) => {
-                    return Err(ScanFailure {
+                    return Err(Box::new(ScanFailure {
                         found: report,
                         error,
-                    })
+                    }))
                 }
             };
             free.push(p.slot);
@@ -607,10 +640,10 @@ impl GpuDevice {
                         });
                     }
                     Err(e) => {
-                        return Err(ScanFailure {
+                        return Err(Box::new(ScanFailure {
                             found: report,
                             error: self.device_error("rescanning an overflow on the CPU", e),
-                        })
+                        }))
                     }
                 }
                 continue;
@@ -700,7 +733,11 @@ impl GpuDevice {
 
 /// Checks a scan's hits against the `expected` nonces (ascending): every hit reported, none
 /// extra, no hardware error.
-fn compare_hits(expected: &[u32], report: &ScanReport) -> Result<(), String> {
+fn compare_hits(
+    expected: &[u32],
+    report: &ScanReport,
+    range: NonceRange,
+) -> Result<(), HitMismatch> {
     let mut found: Vec<u32> = report.candidates.iter().map(|c| c.nonce).collect();
     found.sort_unstable();
     let missed: Vec<u32> = expected
@@ -709,14 +746,15 @@ fn compare_hits(expected: &[u32], report: &ScanReport) -> Result<(), String> {
         .filter(|n| found.binary_search(n).is_err())
         .collect();
     if !missed.is_empty() || found.len() != expected.len() || report.hw_errors > 0 {
-        return Err(format!(
-            "expected {} hits, got {} ({} missed, e.g. {:x?}; {} reported hashes wrong)",
-            expected.len(),
-            found.len(),
-            missed.len(),
-            &missed[..missed.len().min(4)],
-            report.hw_errors
-        ));
+        return Err(HitMismatch {
+            start: range.start(),
+            end: range.end(),
+            expected: expected.len(),
+            got: found.len(),
+            missed: missed.len(),
+            examples: missed[..missed.len().min(4)].to_vec(),
+            wrong: report.hw_errors,
+        });
     }
     Ok(())
 }
@@ -726,7 +764,7 @@ fn compile(
     device: &wgpu::Device,
     source: &str,
     label: &str,
-) -> Result<wgpu::ComputePipeline, String> {
+) -> Result<wgpu::ComputePipeline, wgpu::Error> {
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
@@ -741,7 +779,7 @@ fn compile(
         cache: None,
     });
     match pollster::block_on(scope.pop()) {
-        Some(e) => Err(format!("shader {label}: {e}")),
+        Some(e) => Err(e),
         None => Ok(pipeline),
     }
 }
@@ -805,16 +843,26 @@ mod tests {
                 .collect(),
             ..Default::default()
         };
-        assert_eq!(compare_hits(&[3, 9], &hits(&[9, 3])), Ok(()));
-        assert_eq!(compare_hits(&[], &hits(&[])), Ok(()));
-        let missed = compare_hits(&[3, 9], &hits(&[3])).unwrap_err();
+        let r = NonceRange::from_start(0, 16);
+        assert_eq!(compare_hits(&[3, 9], &hits(&[9, 3]), r), Ok(()));
+        assert_eq!(compare_hits(&[], &hits(&[]), r), Ok(()));
+        let missed = compare_hits(&[3, 9], &hits(&[3]), r)
+            .unwrap_err()
+            .to_string();
         assert!(missed.contains("1 missed, e.g. [9]"), "{missed}");
-        assert!(compare_hits(&[3], &hits(&[3, 4])).is_err(), "an extra hit");
-        assert!(compare_hits(&[3], &hits(&[3, 3])).is_err(), "a duplicate");
+        assert!(
+            compare_hits(&[3], &hits(&[3, 4]), r).is_err(),
+            "an extra hit"
+        );
+        assert!(
+            compare_hits(&[3], &hits(&[3, 3]), r).is_err(),
+            "a duplicate"
+        );
         let mut wrong = hits(&[3]);
         wrong.hw_errors = 1;
-        assert!(compare_hits(&[3], &wrong)
+        assert!(compare_hits(&[3], &wrong, r)
             .unwrap_err()
+            .to_string()
             .contains("1 reported hashes wrong"));
     }
 

@@ -69,16 +69,18 @@ impl std::fmt::Display for Rotate {
     }
 }
 
+/// A rotate form that does not exist.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown rotate {0:?} (one of {names})", names = Rotate::ALL.map(|r| r.name()).join(", "))]
+pub struct UnknownRotate(pub String);
+
 impl std::str::FromStr for Rotate {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownRotate;
+    fn from_str(s: &str) -> Result<Self, UnknownRotate> {
         Rotate::ALL
             .into_iter()
             .find(|r| r.name() == s.trim())
-            .ok_or_else(|| {
-                let names: Vec<_> = Rotate::ALL.iter().map(|r| r.name()).collect();
-                format!("unknown rotate {s:?} (one of {})", names.join(", "))
-            })
+            .ok_or_else(|| UnknownRotate(crate::output::clip(s, 40)))
     }
 }
 
@@ -407,7 +409,11 @@ mod tests {
         for r in Rotate::ALL {
             assert_eq!(r.name().parse::<Rotate>(), Ok(r));
         }
-        assert!("rol".parse::<Rotate>().unwrap_err().contains("insert-bits"));
+        assert!("rol"
+            .parse::<Rotate>()
+            .unwrap_err()
+            .to_string()
+            .contains("insert-bits"));
     }
 
     fn validate(source: &str) {

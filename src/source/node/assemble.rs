@@ -10,7 +10,7 @@ use bitcoin::consensus::encode;
 use bitcoin::hashes::Hash;
 use bitcoin::{Block, ScriptBuf, Transaction};
 
-use crate::chain::block::{check_block, Template, COINBASE_TAG};
+use crate::chain::block::{check_block, BlockError, Template, COINBASE_TAG};
 use crate::chain::coinbase::{self, CoinbaseError, CoinbaseSpec, WITNESS_RESERVED_VALUE};
 use crate::chain::Target;
 use crate::source::Solution;
@@ -45,7 +45,7 @@ pub fn template_work(
     share_target: Option<Target>,
     clean: bool,
     received: Instant,
-) -> Result<Work, String> {
+) -> Result<Work, BlockError> {
     let placeholder = [0u8; EXTRANONCE1_SIZE + EXTRANONCE2_SIZE];
     let mut tx = coinbase::coinbase(&CoinbaseSpec {
         height: template.height,
@@ -55,7 +55,7 @@ pub fn template_work(
         extranonce: &placeholder,
         tag: COINBASE_TAG,
     })
-    .map_err(|e: CoinbaseError| e.to_string())?;
+    .map_err(|e: CoinbaseError| BlockError::BuildCoinbase(e.to_string()))?;
     // The txid (and so the merkle root) is over the serialization without witness.
     tx.input[0].witness.clear();
     let bytes = encode::serialize(&tx);
@@ -65,7 +65,7 @@ pub fn template_work(
     if bytes.get(at - 1) != Some(&(placeholder.len() as u8))
         || bytes.get(at..at + placeholder.len()) != Some(&placeholder[..])
     {
-        return Err("the extranonce is not where the coinbase layout puts it".into());
+        return Err(BlockError::ExtranonceLayout);
     }
     let txids: Vec<[u8; 32]> = template
         .txids
@@ -109,13 +109,12 @@ pub fn template_of(solution: &Solution) -> Option<Arc<Template>> {
 
 /// The complete block for `solution` (of work made by [`template_work`] from `template`),
 /// checked locally: merkle root, witness commitment, previous block.
-pub fn block(template: &Template, solution: &Solution) -> Result<Block, String> {
+pub fn block(template: &Template, solution: &Solution) -> Result<Block, BlockError> {
     let bytes = solution
         .work
         .coinbase(&solution.roll.extranonce2)
-        .ok_or("the work has no coinbase")?;
-    let mut coinbase: Transaction =
-        encode::deserialize(&bytes).map_err(|e| format!("our coinbase does not decode: {e}"))?;
+        .ok_or(BlockError::NoCoinbase)?;
+    let mut coinbase: Transaction = encode::deserialize(&bytes)?;
     if template.witness_commitment.is_some() {
         coinbase.input[0].witness.push(WITNESS_RESERVED_VALUE);
     }
@@ -212,6 +211,7 @@ mod tests {
         wrong.prev_hash = BlockHash::from_byte_array([1; 32]);
         assert!(super::block(&wrong, &solution)
             .unwrap_err()
+            .to_string()
             .contains("previous block"));
     }
 

@@ -39,7 +39,7 @@ pub enum SoloError {
     #[error("the node reports chain {0:?}, which hashrig does not know")]
     UnknownChain(String),
     #[error("cannot build a block from the template: {0}")]
-    Build(String),
+    Build(#[from] crate::chain::block::BlockError),
 }
 
 /// Solo mining against one node.

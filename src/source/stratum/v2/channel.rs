@@ -283,7 +283,7 @@ impl Channel {
                         )
                     }
                 };
-                self.job_taken(job_id, active, result, now);
+                self.job_taken(job_id, active, result.err(), now);
             }
             MiningOwned::NewExtendedMiningJob(j) => {
                 if !self.ours(j.channel_id) {
@@ -300,7 +300,7 @@ impl Channel {
                         .map_err(|e| format!("{e:?}")),
                     None => return,
                 };
-                self.job_taken(job_id, active, result, now);
+                self.job_taken(job_id, active, result.err(), now);
             }
             MiningOwned::SetNewPrevHash(p) => {
                 if !self.ours(p.channel_id) {
@@ -471,14 +471,15 @@ impl Channel {
         self.out.push(Action::Ready);
     }
 
-    fn job_taken(&mut self, job_id: u32, active: bool, result: Result<(), String>, now: Instant) {
-        match result {
-            Ok(()) if active => {
+    /// A job the channel took (`refused`: why not, from channels_sv2's error).
+    fn job_taken(&mut self, job_id: u32, active: bool, refused: Option<String>, now: Instant) {
+        match refused {
+            None if active => {
                 self.last_job = now;
                 self.out.push(Action::Work);
             }
-            Ok(()) => {}
-            Err(e) => {
+            None => {}
+            Some(e) => {
                 if let Some(held) = self.warn_refused.allow(now, WARN_EVERY) {
                     self.out.push(Action::Log {
                         warn: true,
