@@ -6,14 +6,24 @@
 //! - `GET /` (the dashboard: devices and a live hash-rate chart; no outside assets)
 //!
 //! On a loopback address by default; another address only with `allow_remote`, and then a
-//! bearer token is required on every request.
+//! bearer token is required on every request. A client is never trusted: hyper on a
+//! current-thread tokio runtime on the API's own thread, at most [`MAX_CONNECTIONS`] at
+//! once (more are closed at once), headers of at most 16 KiB read within [`HEADER_TIMEOUT`],
+//! no request body, every connection closed after [`CONNECTION_LIFETIME`], a Host header
+//! that must name this machine on a loopback address (no DNS rebinding), the token compared
+//! in constant time. Running out of file descriptors pauses accepting; it never aborts. A
+//! panic in the server is caught and the server started again: mining never stops for it.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, Response, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -21,26 +31,41 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde_json::{json, Value};
 
+use crate::secret::Secret;
 use crate::stats::{RateHistory, Stats};
+
+/// Connections served at once; more are closed as soon as they are accepted.
+pub const MAX_CONNECTIONS: usize = 64;
+/// A request's headers must arrive within this.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection is closed after this, whatever it is doing.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+/// The most bytes of a request head hyper buffers.
+const MAX_HEAD: usize = 16 * 1024;
 
 /// Where and how the API listens.
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
     pub addr: SocketAddr,
     /// Required as `Authorization: Bearer TOKEN` on every request when set.
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     pub allow_remote: bool,
 }
 
 /// Why the API cannot start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     #[error("--api {0} is not a loopback address: give --api-allow-remote and --api-token to serve it beyond this machine")]
     Remote(SocketAddr),
     #[error("--api-allow-remote needs --api-token (every request must carry it)")]
     NoToken,
-    #[error("the monitoring API cannot listen on {addr}: {reason}")]
-    Bind { addr: SocketAddr, reason: String },
+    #[error("the monitoring API cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl ApiConfig {
@@ -50,7 +75,7 @@ impl ApiConfig {
             if !self.allow_remote {
                 return Err(ApiError::Remote(self.addr));
             }
-            if self.token.as_deref().is_none_or(str::is_empty) {
+            if self.token.as_ref().is_none_or(Secret::is_empty) {
                 return Err(ApiError::NoToken);
             }
         }
@@ -60,14 +85,16 @@ impl ApiConfig {
 
 /// A running API server (stopped and joined when dropped).
 pub struct Api {
-    stop: Arc<AtomicBool>,
+    stop: Arc<tokio::sync::Notify>,
+    stopped: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     pub addr: SocketAddr,
 }
 
 impl Drop for Api {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stopped.store(true, Ordering::Relaxed);
+        self.stop.notify_one();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -79,108 +106,272 @@ struct State {
     stats: Arc<Stats>,
     source: String,
     history: Mutex<RateHistory>,
-    token: Option<String>,
+    token: Option<Secret>,
+    /// Host header check (a loopback address only).
+    loopback: bool,
+    /// Connections closed at once because [`MAX_CONNECTIONS`] were open.
+    refused: AtomicU64,
 }
 
 /// Starts the API on its own thread.
 pub fn start(config: &ApiConfig, stats: Arc<Stats>, source: String) -> Result<Api, ApiError> {
     config.check()?;
-    let server = tiny_http::Server::http(config.addr).map_err(|e| ApiError::Bind {
+    let bind = |source| ApiError::Bind {
         addr: config.addr,
-        reason: e.to_string(),
-    })?;
-    let addr = server.server_addr().to_ip().unwrap_or(config.addr);
+        source,
+    };
+    let listener = std::net::TcpListener::bind(config.addr).map_err(bind)?;
+    listener.set_nonblocking(true).map_err(bind)?;
+    let addr = listener.local_addr().map_err(bind)?;
     if !config.addr.ip().is_loopback() {
         crate::elog!(
             "warning: the monitoring API listens on {addr}, beyond this machine (bearer token required)"
         );
     }
-    let state = State {
+    let state = Arc::new(State {
         stats,
         source,
         history: Mutex::new(RateHistory::default()),
         token: config.token.clone(),
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop2 = Arc::clone(&stop);
+        loopback: config.addr.ip().is_loopback(),
+        refused: AtomicU64::new(0),
+    });
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = Arc::new(AtomicBool::new(false));
+    let (stop2, stopped2) = (Arc::clone(&stop), Arc::clone(&stopped));
     let thread = std::thread::Builder::new()
         .name("hashrig-api".into())
-        .spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                state
-                    .history
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .sample(&state.stats);
-                match server.recv_timeout(Duration::from_millis(200)) {
-                    Ok(Some(request)) => respond(&state, request),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::warn!("monitoring API: {e}");
-                        std::thread::sleep(Duration::from_millis(200));
-                    }
-                }
-            }
-        })
-        .map_err(|e| ApiError::Bind {
-            addr,
-            reason: e.to_string(),
-        })?;
+        .spawn(move || supervise(listener, state, stop2, stopped2))
+        .map_err(bind)?;
     Ok(Api {
         stop,
+        stopped,
         thread: Some(thread),
         addr,
     })
 }
 
-fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("ASCII header")
+/// Runs the server until it is stopped; a panic in it is logged and the server started
+/// again on the same socket.
+fn supervise(
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+    stop: Arc<tokio::sync::Notify>,
+    stopped: Arc<AtomicBool>,
+) {
+    while !stopped.load(Ordering::Relaxed) {
+        let listener = match listener.try_clone() {
+            Ok(l) => l,
+            Err(e) => {
+                crate::elog!("error: the monitoring API stops: {e}");
+                return;
+            }
+        };
+        let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .enable_time()
+                .build();
+            match runtime {
+                Ok(rt) => rt.block_on(serve(listener, state, stop)),
+                Err(e) => crate::elog!("error: the monitoring API cannot start: {e}"),
+            }
+        }));
+        match ran {
+            Ok(()) => return,
+            Err(_) => {
+                crate::elog!(
+                    "error: the monitoring API failed (a bug: please report it); starting it again"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
 }
 
-fn respond(state: &State, request: tiny_http::Request) {
-    let authorized = match &state.token {
-        None => true,
-        Some(token) => request.headers().iter().any(|h| {
-            h.field.equiv("Authorization") && h.value.as_str() == format!("Bearer {token}")
-        }),
+async fn serve(listener: std::net::TcpListener, state: Arc<State>, stop: Arc<tokio::sync::Notify>) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => return crate::elog!("error: the monitoring API stops: {e}"),
     };
-    let path = request.url().split('?').next().unwrap_or("/").to_string();
-    let (status, kind, body) = if !authorized {
-        (
-            401,
-            "application/json",
-            json!({"error": "a bearer token is required"}).to_string(),
-        )
-    } else if *request.method() != tiny_http::Method::Get {
-        (
-            405,
-            "application/json",
-            json!({"error": "read-only: GET only"}).to_string(),
-        )
-    } else {
-        match path.as_str() {
-            "/v1/summary" => (200, "application/json", summary(state).to_string()),
-            "/v1/devices" => (200, "application/json", devices(state).to_string()),
-            "/v1/pools" => (200, "application/json", pools(state).to_string()),
-            "/v1/history" => (200, "application/json", history(state).to_string()),
-            "/metrics" => (
-                200,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                metrics(state),
-            ),
-            "/" | "/index.html" => (200, "text/html; charset=utf-8", DASHBOARD.to_string()),
-            _ => (
-                404,
-                "application/json",
-                json!({"error": format!("no such path: {path}")}).to_string(),
-            ),
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut sample = tokio::time::interval(Duration::from_millis(900));
+    let mut last_accept_error: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            _ = stop.notified() => return,
+            _ = sample.tick() => state
+                .history
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .sample(&state.stats),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                        // Full: closed at once (the client sees the connection end).
+                        state.refused.fetch_add(1, Ordering::Relaxed);
+                        drop(stream);
+                        continue;
+                    };
+                    let state = Arc::clone(&state);
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection(stream, state)).await;
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors (EMFILE), or a connection reset before it was
+                    // taken: wait a little (the fds come back as connections end).
+                    if last_accept_error.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                        last_accept_error = Some(Instant::now());
+                        crate::elog!("monitoring API: cannot accept a connection: {e} (retrying)");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
         }
+    }
+}
+
+async fn connection(stream: tokio::net::TcpStream, state: Arc<State>) {
+    let _ = stream.set_nodelay(true);
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let service = hyper::service::service_fn(move |request| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(respond(&state, &request)) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD)
+        .serve_connection(io, service)
+        .await;
+}
+
+/// True when the request's `Authorization` is `Bearer TOKEN` (the scheme in any case; the
+/// token compared in constant time).
+fn authorized(token: &Secret, header: Option<&hyper::header::HeaderValue>) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(value) = header.map(|h| h.as_bytes()) else {
+        return false;
     };
-    let response = tiny_http::Response::from_string(body)
-        .with_status_code(status)
-        .with_header(header("Content-Type", kind))
-        .with_header(header("Cache-Control", "no-store"));
-    let _ = request.respond(response);
+    let Some(given) = value
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+        .map(|_| value[7..].trim_ascii())
+    else {
+        return false;
+    };
+    bool::from(given.ct_eq(token.expose().as_bytes()))
+}
+
+/// True when `host` (a Host header) names this machine: localhost or a loopback address,
+/// with any port. A page of another site that a DNS trick points at 127.0.0.1 sends its own
+/// name and is refused.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn reply(status: StatusCode, kind: &str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_str(kind)
+            .unwrap_or(hyper::header::HeaderValue::from_static("text/plain")),
+    );
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let mut r = reply(
+        status,
+        "application/json",
+        json!({ "error": message }).to_string(),
+    );
+    // A request we did not serve: its body (if any) is not read, so the connection ends.
+    r.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    r
+}
+
+fn respond<B>(state: &State, request: &Request<B>) -> Response<Full<Bytes>> {
+    let headers = request.headers();
+    if state.loopback {
+        if let Some(host) = headers.get(hyper::header::HOST) {
+            if !host.to_str().is_ok_and(loopback_host) {
+                return refuse(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "the Host header must name this machine (localhost or a loopback address)",
+                );
+            }
+        }
+    }
+    if let Some(token) = &state.token {
+        if !authorized(token, headers.get(hyper::header::AUTHORIZATION)) {
+            return refuse(StatusCode::UNAUTHORIZED, "a bearer token is required");
+        }
+    }
+    let has_body = headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || headers.contains_key(hyper::header::TRANSFER_ENCODING);
+    if has_body {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "read-only: no request body");
+    }
+    if request.method() != hyper::Method::GET {
+        return refuse(StatusCode::METHOD_NOT_ALLOWED, "read-only: GET only");
+    }
+    let path = request.uri().path();
+    match path {
+        "/v1/summary" => reply(
+            StatusCode::OK,
+            "application/json",
+            summary(state).to_string(),
+        ),
+        "/v1/devices" => reply(
+            StatusCode::OK,
+            "application/json",
+            devices(state).to_string(),
+        ),
+        "/v1/pools" => reply(StatusCode::OK, "application/json", pools(state).to_string()),
+        "/v1/history" => reply(
+            StatusCode::OK,
+            "application/json",
+            history(state).to_string(),
+        ),
+        "/metrics" => reply(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            metrics(state),
+        ),
+        "/" | "/index.html" => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            DASHBOARD.to_string(),
+        ),
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            "application/json",
+            json!({"error": format!("no such path: {}", crate::output::clip(path, 100))})
+                .to_string(),
+        ),
+    }
 }
 
 fn rates(state: &State) -> (Vec<f64>, Vec<f64>) {
@@ -221,6 +412,8 @@ fn summary(state: &State) -> Value {
         "switches": Stats::get(&s.switches),
         "max_switch_ms": s.max_switch().as_secs_f64() * 1000.0,
         "pool_in_use": in_use,
+        "dropped": Stats::get(&s.dropped),
+        "api_connections_refused": state.refused.load(Ordering::Relaxed),
     })
 }
 
@@ -438,5 +631,48 @@ mod tests {
             ..allowed
         };
         assert!(with_token.check().is_ok());
+    }
+
+    #[test]
+    fn tokens_are_bearer_in_any_case_and_exact() {
+        let token = Secret::new("s3cret");
+        let h = |v: &str| hyper::header::HeaderValue::from_str(v).unwrap();
+        assert!(authorized(&token, Some(&h("Bearer s3cret"))));
+        assert!(authorized(&token, Some(&h("bearer s3cret"))));
+        assert!(authorized(&token, Some(&h("BEARER  s3cret "))));
+        for bad in [
+            "Bearer s3cre",
+            "Bearer s3cretX",
+            "Basic s3cret",
+            "s3cret",
+            "Bearer",
+        ] {
+            assert!(!authorized(&token, Some(&h(bad))), "{bad}");
+        }
+        assert!(!authorized(&token, None));
+    }
+
+    /// Issue 15: DNS rebinding: a page of another site whose name resolves to 127.0.0.1.
+    #[test]
+    fn only_this_machines_names_pass_the_host_check() {
+        for ok in [
+            "localhost",
+            "localhost:4028",
+            "127.0.0.1:4028",
+            "127.5.5.5",
+            "[::1]:4028",
+            "LOCALHOST",
+        ] {
+            assert!(loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:4028",
+            "192.168.1.5:4028",
+            "localhost.evil.example",
+            "[::2]:1",
+        ] {
+            assert!(!loopback_host(bad), "{bad}");
+        }
     }
 }

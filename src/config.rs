@@ -176,7 +176,7 @@ pub fn mine_config(args: &cli::MineArgs) -> Result<MineConfig> {
         Some(addr) => {
             let config = ApiConfig {
                 addr,
-                token: args.api_token.clone(),
+                token: args.api_token.clone().map(Into::into),
                 allow_remote: args.api_allow_remote,
             };
             config.check().map_err(usage)?;
@@ -317,7 +317,7 @@ pub fn check_mine(args: &cli::MineArgs) -> Result<()> {
     if let Some(addr) = args.api {
         ApiConfig {
             addr,
-            token: args.api_token.clone(),
+            token: args.api_token.clone().map(Into::into),
             allow_remote: args.api_allow_remote,
         }
         .check()

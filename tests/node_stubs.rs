@@ -106,7 +106,8 @@ fn signet_templates_are_asked_for_with_the_signet_rule() -> common::Outcome {
                     "getblocktemplate must be called with the signet rule set (call with {\"rules\": [\"segwit\", \"signet\"]})",
                 );
             }
-            let mut t = template("207fffff");
+            // Signet's proof-of-work limit (a template easier than it is refused).
+            let mut t = template("1e0377ae");
             t["rules"] = json!(["csv", "!segwit", "taproot", "!signet"]);
             t["signet_challenge"] = json!("51");
             Reply::Result(t)

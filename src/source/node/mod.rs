@@ -8,11 +8,15 @@ pub mod rpc;
 mod solo;
 pub mod template;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bitcoin::Target;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::chain::block::Template;
+use crate::output::clip;
 pub use journal::{FoundBlock, Journal, JournalError};
 pub use rpc::{Auth, RpcClient, RpcError};
 pub use solo::{NodeSource, Payout, SoloError};
@@ -66,6 +70,12 @@ pub struct Node {
     longpoll_timeout: Duration,
     /// The node is on signet (its template request needs the signet rule).
     signet: bool,
+    /// The chain's easiest target (templates with easier `bits` are refused); regtest's
+    /// until the chain is known.
+    pow_limit: Target,
+    /// The last template answer (its hash) and what it parsed to: the same answer again (a
+    /// poll, a long poll that returns at once) is not parsed again.
+    last: Arc<Mutex<Option<([u8; 32], Arc<Template>)>>>,
 }
 
 /// How long a long poll may hang before we ask again (Core holds one until the next block).
@@ -77,6 +87,8 @@ impl Node {
             rpc,
             longpoll_timeout: LONGPOLL_TIMEOUT,
             signet: false,
+            pow_limit: Target::MAX_ATTAINABLE_REGTEST,
+            last: Arc::default(),
         }
     }
 
@@ -87,9 +99,12 @@ impl Node {
         self
     }
 
-    /// Asks for templates with the signet rule.
-    pub fn on_signet(mut self, signet: bool) -> Self {
-        self.signet = signet;
+    /// The node's network: the signet rule in template requests, and the proof-of-work limit
+    /// templates are checked against.
+    pub fn on_network(mut self, network: bitcoin::Network) -> Self {
+        self.signet = network == bitcoin::Network::Signet;
+        self.pow_limit =
+            Target::from_compact(network.params().max_attainable_target.to_compact_lossy());
         self
     }
 
@@ -100,78 +115,89 @@ impl Node {
     /// getblocktemplate (see [`template_request`]); with `longpoll_id`, waits until the node
     /// has a newer template (BIP22 long polling). A long poll that outlasts its timeout is normal
     /// (a quiet chain), not a node problem: the template is then asked for again at once.
-    pub fn template(&self, longpoll_id: Option<&str>) -> Result<Template, NodeError> {
+    pub fn template(&self, longpoll_id: Option<&str>) -> Result<Arc<Template>, NodeError> {
         let rpc = match longpoll_id {
             Some(_) => self.rpc.with_timeout(self.longpoll_timeout),
             None => self.rpc.clone(),
         };
         let request = template_request(self.signet, longpoll_id);
-        let result = match rpc.call("getblocktemplate", json!([request])) {
-            Err(RpcError::Timeout { .. }) if longpoll_id.is_some() => {
+        match rpc.call_with("getblocktemplate", json!([request]), |raw| self.parse(raw)) {
+            Err(NodeError::Rpc(RpcError::Timeout { .. })) if longpoll_id.is_some() => {
                 tracing::debug!("long poll timed out; asking for the template again");
-                self.rpc.call(
+                self.rpc.call_with(
                     "getblocktemplate",
                     json!([template_request(self.signet, None)]),
-                )?
+                    |raw| self.parse(raw),
+                )
             }
-            other => other?,
-        };
-        Ok(parse_template(&result)?)
+            other => other,
+        }
+    }
+
+    /// A template answer: parsed, unless it is the same as the last one.
+    fn parse(&self, raw: &RawValue) -> Result<Arc<Template>, NodeError> {
+        use sha2::Digest;
+        let hash: [u8; 32] = sha2::Sha256::digest(raw.get().as_bytes()).into();
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((h, t)) = last.as_ref() {
+            if *h == hash {
+                return Ok(Arc::clone(t));
+            }
+        }
+        let template = Arc::new(parse_template(raw.get(), self.pow_limit)?);
+        *last = Some((hash, Arc::clone(&template)));
+        Ok(template)
     }
 
     /// submitblock: `null` means accepted, a string is the rejection reason.
     pub fn submit(&self, block_hex: &str) -> Result<SubmitOutcome, RpcError> {
-        match self.rpc.call("submitblock", json!([block_hex]))? {
-            Value::Null => Ok(SubmitOutcome::Accepted),
-            Value::String(reason) => Ok(SubmitOutcome::Rejected(reason)),
-            other => Ok(SubmitOutcome::Rejected(other.to_string())),
-        }
+        let answer: Option<Value> = self.rpc.call("submitblock", json!([block_hex]))?;
+        Ok(match answer {
+            None => SubmitOutcome::Accepted,
+            Some(Value::String(reason)) => SubmitOutcome::Rejected(clip(&reason, 200)),
+            Some(other) => SubmitOutcome::Rejected(clip(&other.to_string(), 200)),
+        })
     }
 
     /// getblockchaininfo's `chain`: "main", "test", "testnet4", "signet", "regtest".
     pub fn chain(&self) -> Result<String, NodeError> {
-        let v = self.rpc.call("getblockchaininfo", json!([]))?;
-        v.get("chain")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| {
-                NodeError::Rpc(RpcError::Malformed {
-                    url: self.rpc.url().to_string(),
-                    method: "getblockchaininfo".into(),
-                    reason: "no \"chain\" string".into(),
-                })
-            })
+        #[derive(serde::Deserialize)]
+        struct Info {
+            chain: String,
+        }
+        let info: Info = self.rpc.call("getblockchaininfo", json!([]))?;
+        Ok(clip(&info.chain, 40))
     }
 
     /// getblockhash 0: the genesis block's hash, which names the chain.
     pub fn genesis(&self) -> Result<String, RpcError> {
-        let v = self.rpc.call("getblockhash", json!([0]))?;
-        v.as_str()
-            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(str::to_ascii_lowercase)
-            .ok_or_else(|| RpcError::Malformed {
-                url: self.rpc.url().to_string(),
-                method: "getblockhash".into(),
-                reason: format!("not a block hash: {v}"),
-            })
+        let hash: String = self.rpc.call("getblockhash", json!([0]))?;
+        if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(hash.to_ascii_lowercase())
+        } else {
+            Err(self
+                .rpc
+                .malformed("getblockhash", &format!("not a block hash: {hash:?}")))
+        }
     }
 
     /// getblockheader's `confirmations` for `hash`: 1 or more on the active chain, -1 on a side
     /// chain (Bitcoin Core).
     pub fn confirmations(&self, hash: &str) -> Result<i64, RpcError> {
-        let v = self.rpc.call("getblockheader", json!([hash, true]))?;
-        v.get("confirmations")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| RpcError::Malformed {
-                url: self.rpc.url().to_string(),
-                method: "getblockheader".into(),
-                reason: "no \"confirmations\" number".into(),
-            })
+        #[derive(serde::Deserialize)]
+        struct HeaderInfo {
+            confirmations: i64,
+        }
+        let h: HeaderInfo = self.rpc.call("getblockheader", json!([hash, true]))?;
+        Ok(h.confirmations)
     }
 
     /// True when the node knows the block `hash` (getblockheader answers; -5 means unknown).
     pub fn knows_block(&self, hash: &str) -> Result<bool, RpcError> {
-        match self.rpc.call("getblockheader", json!([hash, true])) {
+        match self
+            .rpc
+            .call::<serde::de::IgnoredAny>("getblockheader", json!([hash, true]))
+        {
             Ok(_) => Ok(true),
             Err(RpcError::Rpc { code: -5, .. }) => Ok(false),
             // bcoin answers "Block not found." with another code.
@@ -186,12 +212,7 @@ impl Node {
 
     /// getblockcount.
     pub fn block_count(&self) -> Result<u64, RpcError> {
-        let v = self.rpc.call("getblockcount", json!([]))?;
-        v.as_u64().ok_or_else(|| RpcError::Malformed {
-            url: self.rpc.url().to_string(),
-            method: "getblockcount".into(),
-            reason: format!("not a number: {v}"),
-        })
+        self.rpc.call("getblockcount", json!([]))
     }
 }
 

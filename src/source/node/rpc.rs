@@ -6,7 +6,32 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
+
+use crate::output::clip;
+
+/// A JSON-RPC answer, its parts left unparsed (`null` included: `Some("null")`; `None` only
+/// when the field is missing).
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    result: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    error: Option<&'a RawValue>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// A JSON-RPC error object (anything else reads as code 0, no message).
+#[derive(Deserialize, Default)]
+struct RpcErrorBody {
+    code: Option<i64>,
+    message: Option<String>,
+}
 
 /// Largest response accepted (a full block template is a few MB).
 const MAX_RESPONSE: u64 = 64 << 20;
@@ -188,8 +213,25 @@ impl RpcClient {
         }
     }
 
-    /// Calls `method` and returns its `result`.
-    pub fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+    /// Calls `method` and parses its `result` as `T`.
+    pub fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<T, RpcError> {
+        self.call_with(method, params, |raw| {
+            serde_json::from_str(raw.get()).map_err(|e| self.malformed(method, &e))
+        })
+    }
+
+    /// Calls `method` and hands its `result`, unparsed, to `parse` (the body is never turned
+    /// into a JSON tree: a hostile answer costs its size, not 30 times that).
+    pub fn call_with<T, E: From<RpcError>>(
+        &self,
+        method: &str,
+        params: Value,
+        parse: impl FnOnce(&RawValue) -> Result<T, E>,
+    ) -> Result<T, E> {
         let body = json!({"jsonrpc": "1.0", "id": "hashrig", "method": method, "params": params})
             .to_string();
         let (status, response) = self.post(&body)?;
@@ -198,50 +240,52 @@ impl RpcClient {
                 return Err(RpcError::Unauthorized {
                     url: self.url.clone(),
                     cookie: matches!(self.auth, Auth::Cookie(_)),
-                })
+                }
+                .into())
             }
             403 => {
                 return Err(RpcError::Forbidden {
                     url: self.url.clone(),
-                })
+                }
+                .into())
             }
             _ => {}
         }
-        let malformed = |reason: String| RpcError::Malformed {
-            url: self.url.clone(),
-            method: method.to_string(),
-            reason,
-        };
-        let value: Value = match serde_json::from_slice(&response) {
+        let envelope: Envelope<'_> = match serde_json::from_slice(&response) {
             Ok(v) => v,
-            Err(e) if status == 200 => return Err(malformed(format!("not JSON: {e}"))),
-            Err(_) => {
-                return Err(self.http_error(status, &response));
-            }
+            Err(e) if status == 200 => return Err(self.malformed(method, &e).into()),
+            Err(_) => return Err(self.http_error(status, &response).into()),
         };
-        match value.get("error") {
-            Some(Value::Null) | None => {}
-            Some(err) => {
-                return Err(RpcError::Rpc {
-                    method: method.to_string(),
-                    code: err.get("code").and_then(Value::as_i64).unwrap_or(0),
-                    message: err
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("(no message)")
-                        .chars()
-                        .take(500)
-                        .collect(),
-                })
+        if let Some(err) = envelope.error.filter(|e| e.get() != "null") {
+            let err: RpcErrorBody = serde_json::from_str(err.get()).unwrap_or_default();
+            return Err(RpcError::Rpc {
+                method: method.to_string(),
+                code: err.code.unwrap_or(0),
+                message: clip(err.message.as_deref().unwrap_or("(no message)"), 300),
             }
+            .into());
         }
         if status != 200 {
-            return Err(self.http_error(status, &response));
+            return Err(self.http_error(status, &response).into());
         }
-        value
-            .get("result")
-            .cloned()
-            .ok_or_else(|| malformed("no \"result\" field".into()))
+        match envelope.result {
+            Some(raw) => parse(raw),
+            None => Err(RpcError::Malformed {
+                url: self.url.clone(),
+                method: method.to_string(),
+                reason: "no \"result\" field".into(),
+            }
+            .into()),
+        }
+    }
+
+    /// An answer that does not parse as what `method` returns.
+    pub fn malformed(&self, method: &str, error: &dyn std::fmt::Display) -> RpcError {
+        RpcError::Malformed {
+            url: self.url.clone(),
+            method: method.to_string(),
+            reason: clip(&error.to_string(), 200),
+        }
     }
 
     /// A non-200 answer, with the start of its body.
@@ -249,7 +293,7 @@ impl RpcClient {
         RpcError::Http {
             url: self.url.clone(),
             status,
-            body: String::from_utf8_lossy(body).chars().take(200).collect(),
+            body: clip(&String::from_utf8_lossy(&body[..body.len().min(1000)]), 200),
         }
     }
 

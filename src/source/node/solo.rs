@@ -194,7 +194,7 @@ impl Source for NodeSource {
         };
         let network =
             Network::from_core_arg(&chain).map_err(|_| SoloError::UnknownChain(chain.clone()))?;
-        let node = node.on_signet(network == Network::Signet);
+        let node = node.on_network(network);
         let payout = match payout {
             Payout::Script(script) => script,
             Payout::Address(address) => address
@@ -292,7 +292,7 @@ fn template_loop(shared: &Shared, poll: Duration) {
                 template.height,
                 template.txids.len()
             );
-            if let Err(e) = shared.publish(Arc::new(template), new_block) {
+            if let Err(e) = shared.publish(template, new_block) {
                 link.fatal(e.into());
                 return;
             }
