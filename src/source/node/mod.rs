@@ -75,8 +75,11 @@ pub struct Node {
     pow_limit: Target,
     /// The last template answer (its hash) and what it parsed to: the same answer again (a
     /// poll, a long poll that returns at once) is not parsed again.
-    last: Arc<Mutex<Option<([u8; 32], Arc<Template>)>>>,
+    last: Arc<Mutex<Option<LastTemplate>>>,
 }
+
+/// A template answer's SHA-256 and what it parsed to.
+type LastTemplate = ([u8; 32], Arc<Template>);
 
 /// How long a long poll may hang before we ask again (Core holds one until the next block).
 pub const LONGPOLL_TIMEOUT: Duration = Duration::from_secs(120);
