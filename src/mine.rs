@@ -67,6 +67,8 @@ const RATE_EVERY: Duration = Duration::from_secs(10);
 const SOLUTION_BURST: f64 = 256.0;
 /// Verified solutions waiting for room in the source's queue (the stalest go first).
 const WAITING_SOLUTIONS: usize = 256;
+/// At exit, how long the source may take to finish what it was given (journal, send).
+const SOURCE_GRACE: Duration = Duration::from_millis(1500);
 
 /// Mines `source`'s work on `backends` until a limit, `stop` (signals) or an error. The
 /// summary line is printed either way; the counters come back on success.
@@ -225,13 +227,22 @@ pub fn run_with(
     looping.drain(&dispatcher, &rx, Duration::ZERO);
     looping.hand_over_all(&dispatcher, &rx);
     // Closing the solution sink lets the source finish (journal, send) and end; its threads
-    // may wait for room in the queue meanwhile, so it is drained while they finish.
+    // may wait for room in the queue meanwhile, so it is drained while they finish. A node or
+    // pool that does not answer is not waited for past the grace: blocks are journaled before
+    // they are sent, and are sent again at the next start.
     looping.solutions = None;
+    let until = Instant::now() + SOURCE_GRACE;
     for thread in running.threads {
-        while !thread.is_finished() {
+        while !thread.is_finished() && Instant::now() < until {
             looping.drain(&dispatcher, &rx, Duration::from_millis(5));
         }
-        let _ = thread.join();
+        if thread.is_finished() {
+            let _ = thread.join();
+        } else {
+            crate::elog!(
+                "the source is still waiting for its server; leaving it (found blocks stay in the journal and are sent at the next start)"
+            );
+        }
     }
     // Outcomes of those last solutions.
     looping.drain(&dispatcher, &rx, Duration::ZERO);
@@ -415,7 +426,7 @@ impl Loop<'_> {
     /// At exit: hands over everything still waiting, draining the loop's queue meanwhile (the
     /// source may be waiting for room to report an outcome).
     fn hand_over_all(&mut self, dispatcher: &Dispatcher, rx: &mpsc::Receiver<Event>) {
-        let until = Instant::now() + Duration::from_secs(5);
+        let until = Instant::now() + Duration::from_secs(1);
         while !self.waiting.is_empty() && Instant::now() < until {
             self.hand_over();
             self.drain(dispatcher, rx, Duration::from_millis(5));

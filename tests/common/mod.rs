@@ -4,6 +4,7 @@
 pub mod bcoin;
 pub mod miner;
 pub mod pool;
+pub mod probe;
 pub mod stub;
 pub mod sv2;
 pub mod sv2_peer;
@@ -35,10 +36,10 @@ pub fn skip(reason: impl Into<String>) -> Skip {
 }
 
 /// One test of a harness: a plain test, or one per CPU kernel (ignored where the CPU lacks
-/// the kernel).
+/// the kernel). Names are `module::test`.
 pub enum Test {
-    Plain(&'static str, fn() -> Outcome),
-    PerKernel(&'static str, fn(Kernel)),
+    Plain(String, fn() -> Outcome),
+    PerKernel(String, fn(Kernel)),
 }
 
 /// The integration tests' harness (libtest-mimic): the same flags and output as cargo's own,
@@ -74,15 +75,17 @@ pub fn run_tests(tests: Vec<Test>) -> ! {
     libtest_mimic::run(&Arguments::from_args(), trials).exit()
 }
 
-/// `fn main` of a test file: `tests!(plain_a, plain_b; per_kernel_c)`.
+/// The tests of a module: `tests!(plain_a, plain_b; per_kernel_c)` makes `pub fn tests()`,
+/// which the binary's `main` gathers.
 #[macro_export]
 macro_rules! tests {
     ($($plain:ident),* $(,)? $(; $($per_kernel:ident),* $(,)?)?) => {
-        fn main() {
-            $crate::common::run_tests(vec![
-                $($crate::common::Test::Plain(stringify!($plain), $plain),)*
-                $($($crate::common::Test::PerKernel(stringify!($per_kernel), $per_kernel),)*)?
-            ])
+        pub fn tests() -> Vec<$crate::common::Test> {
+            let module = module_path!().rsplit("::").next().unwrap_or("");
+            vec![
+                $($crate::common::Test::Plain(format!("{module}::{}", stringify!($plain)), $plain),)*
+                $($($crate::common::Test::PerKernel(format!("{module}::{}", stringify!($per_kernel)), $per_kernel),)*)?
+            ]
         }
     };
 }
@@ -145,4 +148,16 @@ pub fn digest_from_display(hex: &str) -> [u8; 32] {
     }
     out.reverse();
     out
+}
+
+/// At most `max` bytes of `text` (for assertion messages about hostile output).
+pub fn clip_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], text.len())
 }

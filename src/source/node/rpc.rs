@@ -33,8 +33,9 @@ struct RpcErrorBody {
     message: Option<String>,
 }
 
-/// Largest response accepted (a full block template is a few MB).
-const MAX_RESPONSE: u64 = 64 << 20;
+/// Largest response accepted: a template of a full 4 MWU block is at most about 12 MB of
+/// JSON; anything larger is not a template (and is not held in memory).
+const MAX_RESPONSE: u64 = 16 << 20;
 
 /// Errors talking to a node.
 #[derive(Debug, thiserror::Error)]

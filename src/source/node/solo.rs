@@ -320,6 +320,13 @@ enum Answer {
     Unanswered(String),
 }
 
+/// A block built, checked and journaled, to be sent.
+struct Found {
+    entry: FoundBlock,
+    what: String,
+    journaled: bool,
+}
+
 /// The submit thread's state.
 struct Submitter {
     shared: Arc<Shared>,
@@ -336,7 +343,20 @@ impl Submitter {
         let mut last_retry = Instant::now();
         loop {
             match solutions.recv_timeout(Duration::from_millis(100)) {
-                Ok(solution) => self.on_solution(solution),
+                Ok(first) => {
+                    // Every block waiting is journaled before any is sent: a node that does
+                    // not answer (or a run that ends meanwhile) cannot hold one back unsaved.
+                    let batch: Vec<Solution> = std::iter::once(first)
+                        .chain(std::iter::from_fn(|| solutions.try_recv().ok()))
+                        .collect();
+                    let found: Vec<Found> = batch
+                        .into_iter()
+                        .filter_map(|s| self.journal_solution(s))
+                        .collect();
+                    for f in found {
+                        self.send(f);
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 // Everything queued was handled: the run is over.
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -357,13 +377,15 @@ impl Submitter {
         });
     }
 
-    fn on_solution(&mut self, solution: Solution) {
+    /// Builds and checks the block of `solution` and writes it to the journal; `None` when it
+    /// is not to be sent (a rival of a block already found, a block that fails its check).
+    fn journal_solution(&mut self, solution: Solution) -> Option<Found> {
         let Some(template) = assemble::template_of(&solution) else {
             crate::elog!(
                 "error: a solution of work {} came without its template",
                 solution.work.id
             );
-            return;
+            return None;
         };
         let hash = solution.share.hash_hex();
         let what = format!("block {} {hash}", template.height);
@@ -376,7 +398,7 @@ impl Submitter {
                     OutcomeKind::Stale("a block on this parent was found already".into()),
                     true,
                 );
-                return;
+                return None;
             }
             *solved = Some(template.prev_hash);
         }
@@ -392,7 +414,7 @@ impl Submitter {
                     false,
                 );
                 self.shared.unsolve(template.prev_hash);
-                return;
+                return None;
             }
         };
         let entry = FoundBlock {
@@ -406,16 +428,28 @@ impl Submitter {
         let journaled = match self.journal.append(&entry) {
             Ok(()) => true,
             Err(e) => {
+                // The only copy is in memory: it is printed whole, so that it survives even
+                // if the node never answers before the run ends.
                 crate::elog!(
-                    "error: {e}: block {} {} is sent without it",
+                    "error: {e}: block {} {} is sent without it; its hex (submitblock it by hand if this run cannot): {}",
                     entry.height,
-                    entry.hash
+                    entry.hash,
+                    entry.block
                 );
                 false
             }
         };
-        let answer = self.answer(&entry);
-        self.settle(&entry, answer, what, journaled);
+        Some(Found {
+            entry,
+            what,
+            journaled,
+        })
+    }
+
+    /// Sends a journaled block and acts on the answer.
+    fn send(&mut self, found: Found) {
+        let answer = self.answer(&found.entry);
+        self.settle(&found.entry, answer, found.what, found.journaled);
     }
 
     /// Acts on a definite answer (the journal entry goes) or keeps the block for a retry.

@@ -118,8 +118,11 @@ impl Source for StratumSource {
             .register_pools(self.pools.iter().map(|p| p.url.to_string()));
         let (tx, rx) = mpsc::sync_channel::<Event>(driver::EVENT_QUEUE);
         // Solutions go straight into the coordinator's queue: one hop from the mining loop,
-        // which keeps them while the queue is full.
+        // which keeps them while the queue is full. Closing never waits (the coordinator may
+        // itself be waiting for the mining loop): a flag, and a wake-up if there is room.
         let (share_tx, close_tx) = (tx.clone(), tx.clone());
+        let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let closed_flag = Arc::clone(&closed);
         let solutions = SolutionSink::new(
             move |s| {
                 share_tx
@@ -133,10 +136,11 @@ impl Source for StratumSource {
                     })
             },
             move || {
-                let _ = close_tx.send(Event::SolutionsClosed);
+                closed_flag.store(true, std::sync::atomic::Ordering::Release);
+                let _ = close_tx.try_send(Event::SolutionsClosed);
             },
         );
-        let pools = pool::Pools::new(self.pools, self.options, link, tx, rx);
+        let pools = pool::Pools::new(self.pools, self.options, link, tx, rx, closed);
         let thread = std::thread::Builder::new()
             .name("hashrig-pools".into())
             .spawn(move || pools.run())?;

@@ -30,8 +30,9 @@ const MIN_RECONNECT: Duration = Duration::from_secs(1);
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 /// Shares kept for a pool that is away (sent if its next session resumes the old one).
 const MAX_ORPHANS: usize = 256;
-/// How long the source waits at exit for the answers to its last submits.
-const EXIT_GRACE: Duration = Duration::from_secs(5);
+/// How long the source waits at exit for the answers to its last submits (the mining loop
+/// gives it 1.5 s in all).
+const EXIT_GRACE: Duration = Duration::from_secs(1);
 /// Events handled in a row before the housekeeping (publish, timers) runs.
 const BATCH: usize = 256;
 
@@ -83,6 +84,8 @@ pub(super) struct Pools {
     switched: bool,
     last_failback: Instant,
     closing: Option<Instant>,
+    /// Set when the mining loop hands over no more solutions (the run is ending).
+    solutions_closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Pools {
@@ -92,6 +95,7 @@ impl Pools {
         link: Link,
         events: SyncSender<Event>,
         rx: Receiver<Event>,
+        solutions_closed: Arc<std::sync::atomic::AtomicBool>,
     ) -> Self {
         let now = Instant::now();
         let state = pools
@@ -121,6 +125,7 @@ impl Pools {
             switched: true,
             last_failback: now,
             closing: None,
+            solutions_closed,
         }
     }
 
@@ -148,6 +153,9 @@ impl Pools {
                 }
             }
             self.tick();
+            if self.closing.is_none() && self.solutions_closed.load(Ordering::Acquire) {
+                self.closing = Some(Instant::now());
+            }
             if let Some(since) = self.closing {
                 let waiting: usize = self.sessions.values().map(|l| l.session.pending()).sum();
                 if waiting == 0 || since.elapsed() >= EXIT_GRACE {

@@ -1,8 +1,7 @@
 //! Verification: the reference re-hash accepts true candidates and counts everything else as a
 //! hardware error.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use hashrig::algo::sha256d::reference_digest;
 use hashrig::chain::Target;
@@ -79,7 +78,7 @@ fn a_corrupted_candidate_is_rejected_and_counted() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     a_true_candidate_becomes_a_share,
     a_corrupted_candidate_is_rejected_and_counted
 );

@@ -1,8 +1,7 @@
 //! `hashrig mine` against node-shaped stubs: what bcoin does not do. Bitcoin Core's and btcd's
 //! exact answers (shared/TESTBED.md), hostile bodies, and the defects each test pins down.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -500,7 +499,7 @@ fn a_401_under_cookie_auth_is_waited_out() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     a_node_that_answers_byte_by_byte_hits_the_request_deadline,
     a_401_under_cookie_auth_is_waited_out,
     a_block_the_journal_cannot_take_is_still_submitted,

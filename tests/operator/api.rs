@@ -2,8 +2,7 @@
 //! documented, counters equal to the miner's own summary, `/metrics` read by a Prometheus text
 //! parser, the dashboard page served, and the remote rules.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -404,7 +403,7 @@ fn bearer(port: u16, path: &str, token: &str) -> String {
     out
 }
 
-tests!(
+crate::tests!(
     api_while_solo_mining_on_bcoin,
     api_while_pool_mining_through_the_reference_stack,
     api_shapes_and_counters_agree_with_the_summary,

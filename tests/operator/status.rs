@@ -2,8 +2,7 @@
 //! drawn, redrawn in place, stays below the log lines, and after Ctrl-C the run ends cleanly
 //! with the terminal's settings as they were.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -114,7 +113,7 @@ fn no_tui_and_pipes_get_plain_lines() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     the_block_redraws_in_place_and_ctrl_c_restores_the_terminal,
     no_tui_and_pipes_get_plain_lines,
 );

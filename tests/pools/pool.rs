@@ -2,8 +2,7 @@
 //! to translator_sv2, which feeds pool_sv2, whose Template Provider submits every block to
 //! bcoin. On regtest every share is also a block, so the chain shows what hashrig mined.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -202,7 +201,7 @@ fn tls_front_before_the_translator() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     shares_through_translator_with_version_rolling_are_blocks_on_bcoin,
     failover_to_the_secondary_translator_and_back,
     tls_front_before_the_translator,

@@ -1,8 +1,7 @@
 //! Every CPU kernel against the reference (`sha2`): real mainnet headers, random headers, edge
 //! nonces, ranges across lane and thread boundaries, and targets on both sides of a hash.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
@@ -288,4 +287,4 @@ fn top_word_ties_are_decided_by_the_full_compare(kernel: Kernel) {
     }
 }
 
-tests!(golden_headers_hash_to_their_block_hash; every_kernel_finds_the_known_nonce_of_golden_headers, every_kernel_matches_sha2_on_random_headers, every_kernel_matches_sha2_at_edge_nonces, targets_on_both_sides_of_a_hash, hit_sets_equal_the_reference_across_lane_and_thread_boundaries, top_word_ties_are_decided_by_the_full_compare);
+crate::tests!(golden_headers_hash_to_their_block_hash; every_kernel_finds_the_known_nonce_of_golden_headers, every_kernel_matches_sha2_on_random_headers, every_kernel_matches_sha2_at_edge_nonces, targets_on_both_sides_of_a_hash, hit_sets_equal_the_reference_across_lane_and_thread_boundaries, top_word_ties_are_decided_by_the_full_compare);

@@ -2,8 +2,7 @@
 //! milliseconds, and keeps what it found. In its own test binary so no other test loads the
 //! CPU while it measures.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -64,4 +63,4 @@ fn a_generation_bump_stops_the_scan_within_milliseconds() -> common::Outcome {
     Ok(())
 }
 
-tests!(a_generation_bump_stops_the_scan_within_milliseconds);
+crate::tests!(a_generation_bump_stops_the_scan_within_milliseconds);

@@ -2,8 +2,7 @@
 
 use std::process::Command;
 
-#[macro_use]
-mod common;
+use crate::common;
 
 fn hashrig() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hashrig"))
@@ -255,7 +254,7 @@ fn bench_sweep_tables_batch_kernel_time_and_rate() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     bench_sweep_tables_batch_kernel_time_and_rate,
     bench_plot_writes_an_svg_with_a_series_per_row,
     bench_json_has_the_documented_fields,

@@ -2,8 +2,7 @@
 //! one that checks every share with its own header assembly, and every kind of misbehaviour
 //! a pool or a proxy can show. None of these needs anything installed.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -655,7 +654,7 @@ fn tls_front_with_pool_ca_and_refused_without() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     shares_are_accepted_with_rolled_version_bits,
     without_version_rolling_submits_have_five_fields,
     a_new_difficulty_applies_from_the_next_job,

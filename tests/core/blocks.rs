@@ -3,8 +3,7 @@
 //! meets its target, so the data proves itself; we then rebuild its merkle root, its witness
 //! commitment and its BIP34 height push with hashrig's own code.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use bitcoin::consensus::encode;
 use bitcoin::Block;
@@ -14,7 +13,7 @@ use serde_json::Value;
 
 fn blocks() -> Vec<(u32, String, Block)> {
     let data: Value =
-        serde_json::from_str(include_str!("data/testnet3-segwit-blocks.json")).unwrap();
+        serde_json::from_str(include_str!("../data/testnet3-segwit-blocks.json")).unwrap();
     data["blocks"]
         .as_array()
         .unwrap()
@@ -100,7 +99,7 @@ fn bip34_height_push_of_real_blocks() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     the_data_proves_itself,
     merkle_roots_of_real_segwit_blocks,
     witness_commitments_of_real_segwit_blocks,

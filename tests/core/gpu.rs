@@ -1,10 +1,8 @@
 //! The WGSL kernel on a real adapter (lavapipe, the software Vulkan device, in CI): known
 //! nonces, hit sets equal to the CPU's, digests equal to sha2's, overflow rescans, cancellation.
 //! Skipped (or failed, with HASHRIG_REQUIRE_ALL) where no adapter exists.
-#![cfg(feature = "gpu")]
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -302,7 +300,7 @@ fn easy_targets_do_not_overflow_into_cpu_rescans() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     gpu_finds_the_known_nonce_of_golden_headers,
     gpu_hit_set_equals_the_cpu_over_2_20_nonces,
     result_buffer_overflow_is_rescanned_and_loses_nothing,

@@ -2,8 +2,7 @@
 //! opens a mining channel on pool_sv2 directly (Noise NX, the SRI example authority key),
 //! whose Template Provider submits every block to bcoin.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -283,7 +282,7 @@ fn failover_from_a_v2_pool_to_a_v1_pool_and_back() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     standard_channel_shares_are_blocks_on_bcoin,
     shares_acknowledged_in_batches,
     extended_channel_rolls_the_extranonce,

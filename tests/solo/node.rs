@@ -1,7 +1,6 @@
 //! `hashrig mine` against a real Bitcoin node (bcoin regtest); node-shaped stubs are in node_stubs.rs.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -409,7 +408,7 @@ fn a_lost_gpu_stops_alone_and_mining_goes_on() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     mines_five_blocks_from_genesis_to_a_raw_script,
     mines_a_block_with_mempool_witness_transactions,
     waits_for_a_node_that_is_not_running_yet,

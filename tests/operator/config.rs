@@ -1,8 +1,7 @@
 //! The config file: the example round trip, flags over the file, unknown keys and bad values
 //! named, `config check` exit codes.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -108,7 +107,7 @@ fn unknown_keys_and_bad_values_are_named() -> common::Outcome {
     Ok(())
 }
 
-tests!(
+crate::tests!(
     the_example_parses_and_passes_check,
     flags_win_over_the_file,
     unknown_keys_and_bad_values_are_named,

@@ -2,8 +2,7 @@
 //! chromium): it renders the devices and the hash-rate chart from the live API. A
 //! screenshot is kept in target/test-artifacts/dashboard.png.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;
@@ -101,4 +100,4 @@ fn the_dashboard_shows_devices_and_the_chart() -> common::Outcome {
     Ok(())
 }
 
-tests!(the_dashboard_shows_devices_and_the_chart);
+crate::tests!(the_dashboard_shows_devices_and_the_chart);

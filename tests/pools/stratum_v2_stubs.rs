@@ -2,8 +2,7 @@
 //! crates): what pool_sv2 never does. Each misbehaviour after a valid handshake gets a line
 //! naming it and a reconnect, never a panic, and mining goes on once the pool behaves.
 
-#[macro_use]
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -239,7 +238,7 @@ fn a_far_off_announced_rate_is_corrected_with_update_channel() -> common::Outcom
 
 static PORT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-tests!(
+crate::tests!(
     shares_on_a_standard_channel_are_checked_and_accepted,
     malformed_frames_after_the_handshake_reconnect,
     a_refused_share_keeps_its_error_code,
