@@ -4,7 +4,6 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use bitcoin::hashes::Hash;
 
 use serde::Serialize;
 
@@ -15,11 +14,11 @@ use crate::backend::Backend;
 use crate::chain::{Header, Target};
 use crate::job::{Generation, Job, NonceRange, NONCE_SPACE};
 use crate::verify::Verifier;
-use crate::work::{BlockTime, MerkleShape, Work};
+use crate::work::Work;
 
 /// The synthetic job's header: mainnet block 125552 (any real header would do). Its nonce is
 /// overwritten by the search; the time field is bumped whenever the nonce space runs out.
-const BENCH_HEADER: &str = crate::chain::MAINNET_125552;
+const BENCH_HEADER: &str = crate::work::SYNTHETIC_HEADER;
 
 /// What to measure.
 pub struct BenchConfig {
@@ -318,23 +317,9 @@ pub fn sweep_gpu(
     result
 }
 
-/// The synthetic job as [`Work`] for the dispatcher: the bench header with its merkle root
-/// fixed and the BIP 320 version bits to roll, so every backend gets headers of its own.
+/// The synthetic job as [`Work`] for the dispatcher (see [`Work::synthetic`]).
 pub fn synthetic_work() -> Work {
-    let header = synthetic_job(0, 0).header.to_bitcoin();
-    Work {
-        id: "bench".into(),
-        prev_hash: header.prev_blockhash,
-        version: header.version.to_consensus(),
-        version_mask: 0x1fff_e000,
-        time: BlockTime::fixed(header.time),
-        bits: header.bits,
-        share_target: Target::MAX,
-        merkle: MerkleShape::Fixed(header.merkle_root.to_byte_array()),
-        clean: true,
-        one_block: false,
-        context: None,
-    }
+    Work::synthetic()
 }
 
 /// [`crate::dispatch::measure_together`] as a bench row.

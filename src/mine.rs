@@ -113,7 +113,7 @@ pub fn run_with(
     if source.wants_hash_rate() {
         match crate::dispatch::measure_together(
             backends,
-            &crate::bench::synthetic_work(),
+            &Work::synthetic(),
             0.5,
             &mut |_| {},
         ) {

@@ -105,6 +105,34 @@ impl std::fmt::Debug for Work {
     }
 }
 
+/// The header of synthetic work (bench, the rate measured before pool mining): mainnet
+/// block 125552 (any real header would do).
+pub const SYNTHETIC_HEADER: &str = crate::chain::MAINNET_125552;
+
+impl Work {
+    /// Synthetic work: the [`SYNTHETIC_HEADER`] with its merkle root fixed, the BIP 320 version
+    /// bits to roll (every backend gets headers of its own) and difficulty 1 (about one share
+    /// per 2^32 hashes, so verification runs but rarely).
+    pub fn synthetic() -> Work {
+        let header = Header::from_hex(SYNTHETIC_HEADER)
+            .expect("embedded header is valid")
+            .to_bitcoin();
+        Work {
+            id: "bench".into(),
+            prev_hash: header.prev_blockhash,
+            version: header.version.to_consensus(),
+            version_mask: 0x1fff_e000,
+            time: BlockTime::fixed(header.time),
+            bits: header.bits,
+            share_target: Target::MAX,
+            merkle: MerkleShape::Fixed(header.merkle_root.to_byte_array()),
+            clean: true,
+            one_block: false,
+            context: None,
+        }
+    }
+}
+
 /// One choice of the rollable parts of a work: with a nonce, one header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Roll {
@@ -274,7 +302,7 @@ pub(crate) mod tests_support {
     use super::*;
 
     pub fn easy_work(clean: bool, version_mask: u32) -> Work {
-        let mut work = crate::bench::synthetic_work();
+        let mut work = Work::synthetic();
         work.clean = clean;
         work.version_mask = version_mask;
         let mut le = [0xffu8; 32];
