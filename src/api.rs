@@ -236,6 +236,14 @@ async fn serve(listener: std::net::TcpListener, state: Arc<State>, stop: Arc<tok
 
 async fn connection(stream: tokio::net::TcpStream, state: Arc<State>) {
     let _ = stream.set_nodelay(true);
+    serve_io(stream, state).await
+}
+
+/// One connection's requests, answered (HTTP/1.1, with the limits and timeouts above).
+async fn serve_io<IO>(stream: IO, state: Arc<State>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let io = hyper_util::rt::TokioIo::new(stream);
     let service = hyper::service::service_fn(move |request| {
         let state = Arc::clone(&state);
@@ -247,6 +255,40 @@ async fn connection(stream: tokio::net::TcpStream, state: Arc<State>) {
         .max_buf_size(MAX_HEAD)
         .serve_connection(io, service)
         .await;
+}
+
+/// For the fuzzers: what the API answers to `request` (raw bytes sent on one connection that
+/// then closes its sending side), with the token "t" required when `token` is set. No socket:
+/// an in-memory pipe on `runtime`.
+#[doc(hidden)]
+pub fn answer_bytes(runtime: &tokio::runtime::Runtime, request: &[u8], token: bool) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = request.to_vec();
+    let state = Arc::new(State {
+        stats: Arc::new(Stats::new(["cpu".to_string()])),
+        source: "fuzz".into(),
+        history: Mutex::new(RateHistory::default()),
+        token: token.then(|| Secret::new("t")),
+        loopback: true,
+        refused: AtomicU64::new(0),
+    });
+    runtime.block_on(async move {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let served = tokio::spawn(serve_io(server, state));
+        let (mut from, mut to) = tokio::io::split(client);
+        let mut answer = Vec::new();
+        let send = async {
+            let _ = to.write_all(&request).await;
+            let _ = to.shutdown().await;
+        };
+        let receive = from.read_to_end(&mut answer);
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::join!(send, receive)
+        })
+        .await;
+        served.abort();
+        answer
+    })
 }
 
 /// True when the request's `Authorization` is `Bearer TOKEN` (the scheme in any case; the

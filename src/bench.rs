@@ -4,7 +4,6 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-
 use serde::Serialize;
 
 use crate::algo::sha256d::reference_digest;

@@ -127,6 +127,16 @@ pub fn merge(file: &Path, argv: Vec<OsString>) -> Result<Vec<OsString>, FileErro
         file: file.to_path_buf(),
         reason: e.to_string(),
     })?;
+    merge_text(file, &text, argv)
+}
+
+/// [`merge`] of the file's `text` (named `file` in errors). No I/O: the fuzzers feed it
+/// anything.
+pub fn merge_text(
+    file: &Path,
+    text: &str,
+    argv: Vec<OsString>,
+) -> Result<Vec<OsString>, FileError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| FileError::Read {
         file: file.to_path_buf(),
         reason: e.to_string(),

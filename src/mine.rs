@@ -111,12 +111,7 @@ pub fn run_with(
         None => None,
     };
     if source.wants_hash_rate() {
-        match crate::dispatch::measure_together(
-            backends,
-            &Work::synthetic(),
-            0.5,
-            &mut |_| {},
-        ) {
+        match crate::dispatch::measure_together(backends, &Work::synthetic(), 0.5, &mut |_| {}) {
             Ok(r) => {
                 crate::elog!(
                     "measured {} to announce to the pool",

@@ -152,25 +152,15 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
             Err(e) => return Err(self.err(e)),
         };
-        let mut out: Vec<FoundBlock> = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<FoundBlock>(line) {
-                Ok(b) => {
-                    if !out.iter().any(|o| o.hash == b.hash) {
-                        out.push(b)
-                    }
-                }
-                Err(e) => tracing::warn!(
-                    "{}: line {} is not a found block ({e}); left as it is",
-                    self.path.display(),
-                    i + 1
-                ),
-            }
+        let (blocks, bad) = parse_journal(&text);
+        for (line, e) in bad {
+            tracing::warn!(
+                "{}: line {line} is not a found block ({}); left as it is",
+                self.path.display(),
+                crate::output::clip(&e, 120)
+            );
         }
-        Ok(out)
+        Ok(blocks)
     }
 
     /// Removes the block `hash`: the file is rewritten to a unique temporary name, synced,
@@ -211,6 +201,28 @@ impl Journal {
         }
         written.map_err(|e| self.err(e))
     }
+}
+
+/// The blocks of a journal's text, each once (the first record of a hash wins), and the
+/// lines that are not a found block (number, why). No I/O: the fuzzers feed it anything.
+pub fn parse_journal(text: &str) -> (Vec<FoundBlock>, Vec<(usize, String)>) {
+    let mut out: Vec<FoundBlock> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<FoundBlock>(line) {
+            Ok(b) => {
+                if seen.insert(b.hash.clone()) {
+                    out.push(b)
+                }
+            }
+            Err(e) => bad.push((i + 1, e.to_string())),
+        }
+    }
+    (out, bad)
 }
 
 #[cfg(test)]

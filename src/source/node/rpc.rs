@@ -236,26 +236,35 @@ impl RpcClient {
         let body = json!({"jsonrpc": "1.0", "id": "hashrig", "method": method, "params": params})
             .to_string();
         let (status, response) = self.post(&body)?;
+        parse(self.answer(method, status, &response)?)
+    }
+
+    /// The `result` of an answer to `method` (HTTP `status`, `body`), unparsed; or what the
+    /// answer says went wrong. No I/O: the fuzzers feed it anything.
+    pub fn answer<'a>(
+        &self,
+        method: &str,
+        status: u16,
+        response: &'a [u8],
+    ) -> Result<&'a RawValue, RpcError> {
         match status {
             401 => {
                 return Err(RpcError::Unauthorized {
                     url: self.url.clone(),
                     cookie: matches!(self.auth, Auth::Cookie(_)),
-                }
-                .into())
+                })
             }
             403 => {
                 return Err(RpcError::Forbidden {
                     url: self.url.clone(),
-                }
-                .into())
+                })
             }
             _ => {}
         }
-        let envelope: Envelope<'_> = match serde_json::from_slice(&response) {
+        let envelope: Envelope<'_> = match serde_json::from_slice(response) {
             Ok(v) => v,
-            Err(e) if status == 200 => return Err(self.malformed(method, &e).into()),
-            Err(_) => return Err(self.http_error(status, &response).into()),
+            Err(e) if status == 200 => return Err(self.malformed(method, &e)),
+            Err(_) => return Err(self.http_error(status, response)),
         };
         if let Some(err) = envelope.error.filter(|e| e.get() != "null") {
             let err: RpcErrorBody = serde_json::from_str(err.get()).unwrap_or_default();
@@ -263,21 +272,16 @@ impl RpcClient {
                 method: method.to_string(),
                 code: err.code.unwrap_or(0),
                 message: clip(err.message.as_deref().unwrap_or("(no message)"), 300),
-            }
-            .into());
+            });
         }
         if status != 200 {
-            return Err(self.http_error(status, &response).into());
+            return Err(self.http_error(status, response));
         }
-        match envelope.result {
-            Some(raw) => parse(raw),
-            None => Err(RpcError::Malformed {
-                url: self.url.clone(),
-                method: method.to_string(),
-                reason: "no \"result\" field".into(),
-            }
-            .into()),
-        }
+        envelope.result.ok_or_else(|| RpcError::Malformed {
+            url: self.url.clone(),
+            method: method.to_string(),
+            reason: "no \"result\" field".into(),
+        })
     }
 
     /// An answer that does not parse as what `method` returns.

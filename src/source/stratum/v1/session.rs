@@ -148,6 +148,13 @@ impl Session {
             .count()
     }
 
+    /// What the session holds: (job ids, jobs before the subscription, submits waiting).
+    /// Each is capped ([`MAX_JOBS`], 8, [`MAX_PENDING`]); the fuzzers check it.
+    #[doc(hidden)]
+    pub fn held(&self) -> (usize, usize, usize) {
+        (self.jobs.len(), self.early.len(), self.requests.len())
+    }
+
     /// The version-rolling mask the pool granted, if any.
     pub fn rolling_mask(&self) -> Option<u32> {
         self.rolling_mask

@@ -1,0 +1,26 @@
+//! A config file's text merged under a `mine` command line, then parsed as hashrig parses its
+//! arguments. Invariants: nothing panics; what merges either parses or is a usage error.
+#![no_main]
+
+#[path = "../../src/cli.rs"]
+#[allow(dead_code)]
+mod cli;
+#[path = "../../src/file.rs"]
+#[allow(dead_code)]
+mod file;
+
+use clap::Parser;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let argv = ["hashrig", "mine", "--backend", "cpu"]
+        .iter()
+        .map(std::ffi::OsString::from)
+        .collect();
+    if let Ok(merged) = file::merge_text(std::path::Path::new("fuzz.toml"), text, argv) {
+        let _ = cli::Cli::try_parse_from(merged);
+    }
+});

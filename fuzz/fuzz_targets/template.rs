@@ -1,0 +1,46 @@
+//! getblocktemplate JSON -> template -> work -> block. Invariants: nothing panics; a block
+//! built from any template that parses passes hashrig's own local checks (merkle root,
+//! witness commitment, previous block).
+#![no_main]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bitcoin::ScriptBuf;
+use hashrig::source::node::{assemble, parse_template};
+use hashrig::source::Solution;
+use hashrig::verify::Share;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(template) = parse_template(text, bitcoin::Target::MAX_ATTAINABLE_REGTEST) else {
+        return;
+    };
+    let template = Arc::new(template);
+    let payout = ScriptBuf::from_bytes(vec![0x51]);
+    let Ok(work) = assemble::template_work(
+        Arc::clone(&template),
+        &payout,
+        [1, 2, 3, 4],
+        None,
+        true,
+        Instant::now(),
+    ) else {
+        return;
+    };
+    let roll = work.roll(7).expect("a template's work has rolls");
+    let header = work.header(&roll, work.time.now());
+    let digest = hashrig::algo::sha256d::reference_digest(header.as_bytes());
+    let solution = Solution {
+        work: Arc::new(work),
+        roll,
+        share: Share { header, digest },
+        found_at: Instant::now(),
+    };
+    if let Err(e) = assemble::block(&template, &solution) {
+        panic!("a block built from a parsed template fails its local check: {e}");
+    }
+});
