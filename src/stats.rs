@@ -434,7 +434,9 @@ impl Stats {
     /// The summary line printed at exit (tests read it).
     pub fn summary_line(&self) -> String {
         format!(
-            "summary: accepted {} rejected {} kept {} stale {} unanswered {} dropped {} hashes {} hw_errors {} switches {} max_switch_ms {:.1} exhausted {}",
+            "summary: found {} sent {} accepted {} rejected {} kept {} stale {} unanswered {} dropped {} hashes {} hw_errors {} switches {} max_switch_ms {:.1} exhausted {}",
+            Self::get(&self.found),
+            Self::get(&self.sent),
             Self::get(&self.accepted),
             Self::get(&self.rejected),
             Self::get(&self.kept),

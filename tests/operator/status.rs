@@ -76,7 +76,7 @@ fn the_block_redraws_in_place_and_ctrl_c_restores_the_terminal() -> common::Outc
     // Log and share lines go above the block; the summary comes after the last block.
     assert!(text.contains("accepted share"), "{text}");
     let last_block = text.rfind("\x1b[1mhashrig").unwrap();
-    let summary = text.rfind("summary: accepted").expect("a summary line");
+    let summary = text.rfind("summary: found").expect("a summary line");
     assert!(summary > last_block, "{text}");
     // The terminal's settings are what they were.
     assert_eq!(
