@@ -5,6 +5,7 @@
 //! overflowed, and checks for a stale job between dispatches. Every hit is run through the same
 //! full check as the CPU's and reported as an unverified [`Candidate`].
 
+mod error;
 mod shader;
 
 pub use shader::{sha256d_digests_wgsl, sha256d_wgsl, Rotate, ShaderOptions, WORKGROUP_SIZES};
@@ -22,50 +23,8 @@ use crate::backend::ScanReport;
 use crate::chain::{hash_meets, Header, Target, MAINNET_125552};
 use crate::job::{Generation, Job, NonceRange};
 use crate::verify::Candidate;
-
-/// Errors of the GPU backend.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum GpuError {
-    #[error("no GPU adapter found (for a software Vulkan device install the Vulkan driver, e.g. `apt-get install mesa-vulkan-drivers libvulkan1`)")]
-    NoAdapter,
-    #[error("no GPU matches {0:?} (see `hashrig devices`)")]
-    NoSuchDevice(String),
-    #[error("could not open GPU {name}: {source}")]
-    Open {
-        name: String,
-        #[source]
-        source: wgpu::RequestDeviceError,
-    },
-    #[error("GPU {name}: the {label} shader does not compile: {source}")]
-    Shader {
-        name: String,
-        label: &'static str,
-        #[source]
-        source: wgpu::Error,
-    },
-    #[error("GPU {name} failed: {reason}")]
-    Device { name: String, reason: String },
-    #[error("GPU {name} failed its self-test, so it is not used (check its driver): {source}")]
-    SelfTest {
-        name: String,
-        #[source]
-        source: HitMismatch,
-    },
-}
-
-/// A scan that did not report exactly the expected hits (a self-test failure).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("nonces {start:#x}..{end:#x}: expected {expected} hits, got {got} ({missed} missed, e.g. {examples:x?}; {wrong} reported hashes wrong)")]
-pub struct HitMismatch {
-    pub start: u64,
-    pub end: u64,
-    pub expected: usize,
-    pub got: usize,
-    pub missed: usize,
-    pub examples: Vec<u32>,
-    pub wrong: u64,
-}
+use error::compare_hits;
+pub use error::{GpuError, HitMismatch, ScanFailure};
 
 /// What `hashrig devices` shows of an adapter.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -194,16 +153,6 @@ struct Pending {
     submitted: Instant,
     index: wgpu::SubmissionIndex,
     mapped: mpsc::Receiver<Result<(), wgpu::BufferAsyncError>>,
-}
-
-/// A scan that stopped on a device failure: what was found before it, and the error.
-#[derive(Debug, thiserror::Error)]
-#[error("{error}")]
-pub struct ScanFailure {
-    /// Everything found (and hashed) before the failure; still to be verified and used.
-    pub found: ScanReport,
-    #[source]
-    pub error: GpuError,
 }
 
 /// One GPU, ready to search.
@@ -511,7 +460,8 @@ impl GpuDevice {
         let bytes = 4 * (1 + u64::from(self.capacity));
         encoder.copy_buffer_to_buffer(&s.results, 0, &s.readback, 0, bytes);
         let index = self.queue.submit([encoder.finish()]);
-        let (tx, rx) = mpsc::channel();
+        // One message (the mapping's result): a one-slot queue.
+        let (tx, rx) = mpsc::sync_channel(1);
         s.readback
             .slice(0..bytes)
             .map_async(wgpu::MapMode::Read, move |r| {
@@ -696,7 +646,8 @@ impl GpuDevice {
         let bytes = 4 * (1 + 8 * range.len());
         encoder.copy_buffer_to_buffer(&slot.results, 0, &slot.readback, 0, bytes);
         let index = self.queue.submit([encoder.finish()]);
-        let (tx, rx) = mpsc::channel();
+        // One message (the mapping's result): a one-slot queue.
+        let (tx, rx) = mpsc::sync_channel(1);
         slot.readback
             .slice(..)
             .map_async(wgpu::MapMode::Read, move |r| {
@@ -729,34 +680,6 @@ impl GpuDevice {
             })
             .collect())
     }
-}
-
-/// Checks a scan's hits against the `expected` nonces (ascending): every hit reported, none
-/// extra, no hardware error.
-fn compare_hits(
-    expected: &[u32],
-    report: &ScanReport,
-    range: NonceRange,
-) -> Result<(), HitMismatch> {
-    let mut found: Vec<u32> = report.candidates.iter().map(|c| c.nonce).collect();
-    found.sort_unstable();
-    let missed: Vec<u32> = expected
-        .iter()
-        .copied()
-        .filter(|n| found.binary_search(n).is_err())
-        .collect();
-    if !missed.is_empty() || found.len() != expected.len() || report.hw_errors > 0 {
-        return Err(HitMismatch {
-            start: range.start(),
-            end: range.end(),
-            expected: expected.len(),
-            got: found.len(),
-            missed: missed.len(),
-            examples: missed[..missed.len().min(4)].to_vec(),
-            wrong: report.hw_errors,
-        });
-    }
-    Ok(())
 }
 
 /// Compiles `source` into a compute pipeline, turning validation errors into a message.
