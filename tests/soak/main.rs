@@ -317,6 +317,7 @@ fn soak() -> common::Outcome {
     let period = (total / 6).clamp(Duration::from_secs(15), Duration::from_secs(120));
     let mut next_fault = started + period;
     let mut fault = 0;
+    let mut pool_restarts = 0;
     let mut next_sample = started;
     let mut report = String::from("seconds\tminer\trss_kb\tthreads\tfds\n");
     while started.elapsed() < total {
@@ -341,6 +342,13 @@ fn soak() -> common::Outcome {
         }
         if now >= next_fault {
             next_fault += period;
+            // pool_sv2 0.7 sometimes shuts itself down on a reconnect during template churn
+            // (its TemplateIdNotFound bug, see tests/pools): started again before the next
+            // fault, so the translator always has its upstream.
+            if !stack.pool.running() {
+                pool_restarts += 1;
+                stack.pool.restart();
+            }
             match fault % 3 {
                 0 => {
                     translator.kill();
@@ -374,7 +382,7 @@ fn soak() -> common::Outcome {
     let name = format!("soak-{seconds}s-{}.tsv", std::process::id());
     std::fs::write(dir.join(&name), &report).unwrap();
     eprintln!(
-        "soak: {seconds} s, {fault} faults, {} API attacks; report target/soak/{name}",
+        "soak: {seconds} s, {fault} faults ({pool_restarts} pool_sv2 self-shutdowns restarted), {} API attacks; report target/soak/{name}",
         rounds.load(Ordering::Relaxed)
     );
     eprintln!("pool miner: {}", summary(&pool_err));
