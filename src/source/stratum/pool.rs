@@ -502,18 +502,7 @@ impl Pools {
                 format!("retrying in {:.0} s", wait.as_secs_f64().ceil())
             }
         );
-        live.session
-            .close("the connection ended before the pool answered");
-        for action in live.session.take_actions() {
-            if let Action::Share {
-                what,
-                difficulty,
-                result,
-            } = action
-            {
-                self.share(pool, what, difficulty, result);
-            }
-        }
+        self.close_session(&mut live, "the connection ended before the pool answered");
         if self.state.iter().all(|p| p.untrusted) {
             self.link
                 .fatal(crate::source::SourceError::NoTrustedPool(format!(
@@ -529,6 +518,22 @@ impl Pools {
             self.link.withdraw();
             // Another ready session with work takes over at once.
             self.promote_best();
+        }
+    }
+
+    /// Ends a session that was taken out of the map: the shares it still waited for are
+    /// reported (`why` they have no answer); nothing more is sent.
+    fn close_session(&self, live: &mut Live, why: &str) {
+        live.session.close(why);
+        for action in live.session.take_actions() {
+            if let Action::Share {
+                what,
+                difficulty,
+                result,
+            } = action
+            {
+                self.share(live.pool, what, difficulty, result);
+            }
         }
     }
 
@@ -751,17 +756,7 @@ impl Pools {
                 if let Some(conn) = live.conn.take() {
                     conn.close();
                 }
-                live.session.close("the run ended before the pool answered");
-                for action in live.session.take_actions() {
-                    if let Action::Share {
-                        what,
-                        difficulty,
-                        result,
-                    } = action
-                    {
-                        self.share(live.pool, what, difficulty, result);
-                    }
-                }
+                self.close_session(&mut live, "the run ended before the pool answered");
             }
         }
         for pool in 0..self.pools.len() {

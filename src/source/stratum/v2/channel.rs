@@ -58,6 +58,18 @@ pub struct Config {
     pub update_every: Duration,
 }
 
+/// Runs `$call` on whichever client channel is open (`None` when none is yet), its error as
+/// text (channels_sv2's errors only implement `Debug`).
+macro_rules! on_open {
+    ($open:expr, $c:ident => $call:expr) => {
+        match $open {
+            Some(Open::Standard($c)) => Some($call.map_err(|e| format!("{e:?}"))),
+            Some(Open::Extended($c)) => Some($call.map_err(|e| format!("{e:?}"))),
+            None => None,
+        }
+    };
+}
+
 /// The client channel of either kind.
 enum Open {
     Standard(StandardChannel),
@@ -307,14 +319,9 @@ impl Channel {
                     return;
                 }
                 let job_id = p.job_id;
-                let result = match self.open.as_mut() {
-                    Some(Open::Standard(c)) => {
-                        c.on_set_new_prev_hash(p).map_err(|e| format!("{e:?}"))
-                    }
-                    Some(Open::Extended(c)) => {
-                        c.on_set_new_prev_hash(p).map_err(|e| format!("{e:?}"))
-                    }
-                    None => return,
+                let Some(result) = on_open!(self.open.as_mut(), c => c.on_set_new_prev_hash(p))
+                else {
+                    return;
                 };
                 match result {
                     Ok(()) => {
@@ -332,10 +339,8 @@ impl Channel {
                     return;
                 }
                 let target = Target::from_le_bytes(t.maximum_target.to_array());
-                let result = match self.open.as_mut() {
-                    Some(Open::Standard(c)) => c.set_target(target).map_err(|e| format!("{e:?}")),
-                    Some(Open::Extended(c)) => c.set_target(target).map_err(|e| format!("{e:?}")),
-                    None => return,
+                let Some(result) = on_open!(self.open.as_mut(), c => c.set_target(target)) else {
+                    return;
                 };
                 match result {
                     Ok(()) => {
@@ -360,14 +365,10 @@ impl Channel {
                         Ok(prefix) => prefix,
                         Err(e) => return self.protocol(format!("SetExtranoncePrefix: {e:?}")),
                     };
-                let result = match self.open.as_mut() {
-                    Some(Open::Standard(c)) => c
-                        .set_extranonce_prefix(prefix)
-                        .map_err(|e| format!("{e:?}")),
-                    Some(Open::Extended(c)) => c
-                        .set_extranonce_prefix(prefix)
-                        .map_err(|e| format!("{e:?}")),
-                    None => return,
+                let Some(result) =
+                    on_open!(self.open.as_mut(), c => c.set_extranonce_prefix(prefix))
+                else {
+                    return;
                 };
                 match result {
                     Ok(()) if self.has_work() => self.out.push(Action::Work),
