@@ -227,6 +227,31 @@ impl Session {
     }
 }
 
+/// What session tests read out of a session's actions.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Action, ShareResult};
+
+    /// The fates of the shares the actions report.
+    pub fn shares(actions: &[Action]) -> Vec<ShareResult> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Share { result, .. } => Some(result.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Why the session closed, if it did.
+    pub fn closed(actions: &[Action]) -> Option<String> {
+        actions.iter().find_map(|a| match a {
+            Action::Close(e) => Some(e.to_string()),
+            _ => None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! The v1 session message by message and failure by failure, without a socket.
 
 use super::*;
+use crate::source::stratum::session::testing::{closed, shares};
 use crate::source::stratum::session::Action;
 use crate::verify::Share;
 use serde_json::json;
@@ -44,23 +45,6 @@ fn logs(actions: &[Action]) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-fn shares(actions: &[Action]) -> Vec<ShareResult> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Share { result, .. } => Some(result.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn closed(actions: &[Action]) -> Option<String> {
-    actions.iter().find_map(|a| match a {
-        Action::Close(e) => Some(e.to_string()),
-        _ => None,
-    })
 }
 
 /// A session through configure, subscribe and authorize (rolling mask 1fffe000).

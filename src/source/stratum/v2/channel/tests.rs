@@ -1,6 +1,7 @@
 //! The V2 channel message by message and failure by failure, without a socket.
 
 use super::*;
+use crate::source::stratum::session::testing::{closed, shares};
 use crate::source::stratum::v2::wire::Frame;
 use crate::verify::Share;
 use stratum_core::binary_sv2::{
@@ -55,23 +56,6 @@ fn sent(actions: &[Action]) -> Vec<AnyMessageOwned> {
             _ => None,
         })
         .collect()
-}
-
-fn shares(actions: &[Action]) -> Vec<ShareResult> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Share { result, .. } => Some(result.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn closed(actions: &[Action]) -> Option<String> {
-    actions.iter().find_map(|a| match a {
-        Action::Close(e) => Some(e.to_string()),
-        _ => None,
-    })
 }
 
 /// A channel through setup and open, with `target` (every hash meets all-ff).
