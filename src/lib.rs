@@ -19,5 +19,6 @@ pub mod secret;
 pub mod source;
 pub mod stats;
 pub mod status;
+pub mod terminal;
 pub mod verify;
 pub mod work;

@@ -329,6 +329,9 @@ impl Loop<'_> {
     fn found(&mut self, dispatcher: &Dispatcher, found: Found) {
         if dispatcher.is_stale(&found) {
             Stats::add(&self.stats.stale, 1);
+            if let Some(pool) = found.work.pool.and_then(|i| self.stats.pools().get(i)) {
+                Stats::add(&pool.stale, 1);
+            }
             tracing::info!(
                 "stale solution of work {} dropped (newer clean work)",
                 found.work.id

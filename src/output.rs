@@ -7,25 +7,60 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-/// The status block drawn at the bottom of the terminal (its lines), if any.
-static BLOCK: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The status block drawn at the bottom of the terminal: its lines and the terminal width
+/// they were drawn at.
+struct Block {
+    lines: Vec<String>,
+    width: usize,
+}
 
-fn block() -> std::sync::MutexGuard<'static, Vec<String>> {
+static BLOCK: Mutex<Block> = Mutex::new(Block {
+    lines: Vec::new(),
+    width: 0,
+});
+
+fn block() -> std::sync::MutexGuard<'static, Block> {
     BLOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn erase(err: &mut impl Write, lines: usize) {
-    if lines > 0 {
-        // To the start of the block's first line, then clear to the end of the screen.
-        let _ = write!(err, "\x1b[{lines}F\x1b[0J");
+impl Block {
+    /// Moves to the block's first screen row and clears to the end of the screen. The block
+    /// is erased by screen rows: after a resize the terminal may have re-wrapped its lines
+    /// (tmux, VTE), so each takes as many rows as it needs at the width now.
+    fn erase(&self, err: &mut impl Write) {
+        if self.lines.is_empty() {
+            return;
+        }
+        let now = crate::terminal::width();
+        let rows: usize = if now == self.width {
+            self.lines.len()
+        } else {
+            self.lines
+                .iter()
+                .map(|l| crate::terminal::rows(l, now))
+                .sum()
+        };
+        // Up to the block's first row and clear it, then clear from the next row to the end
+        // of the screen. Never "clear to the end" from the top-left corner: tmux (option
+        // scroll-on-clear) keeps a whole cleared screen in the scrollback, which would leave
+        // a block drawn at the top of a fresh terminal in the history.
+        let _ = write!(err, "\r\x1b[{rows}F\x1b[2K");
+        if rows > 1 {
+            let _ = write!(err, "\x1b[1B\x1b[0J\x1b[1A");
+        }
     }
-}
 
-fn draw(err: &mut impl Write, lines: &[String]) {
-    for l in lines {
-        let _ = writeln!(err, "{l}");
+    /// Draws the lines, each cut to the terminal's width now (a line never wraps).
+    fn draw(&mut self, err: &mut impl Write) {
+        self.width = crate::terminal::width();
+        for l in &mut self.lines {
+            if crate::terminal::columns(l) > self.width {
+                *l = crate::terminal::cut(l, self.width);
+            }
+            let _ = writeln!(err, "{l}");
+        }
+        let _ = err.flush();
     }
-    let _ = err.flush();
 }
 
 /// At most `max` characters of `text` that came from outside (a pool, a node, a client) for a
@@ -50,16 +85,16 @@ pub fn clip(text: &str, max: usize) -> String {
 
 /// Writes one line to stdout; errors (a closed pipe) are ignored.
 pub fn line(args: std::fmt::Arguments<'_>) {
-    let b = block();
+    let mut b = block();
     let mut err = std::io::stderr().lock();
-    erase(&mut err, b.len());
+    b.erase(&mut err);
     let _ = err.flush();
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{args}");
         let _ = out.flush();
     }
-    draw(&mut err, &b);
+    b.draw(&mut err);
 }
 
 /// Writes `text` as it is to stdout; errors are ignored.
@@ -71,34 +106,34 @@ pub fn text(text: &str) {
 
 /// Writes one line to stderr, above the status block.
 pub fn err(args: std::fmt::Arguments<'_>) {
-    let b = block();
+    let mut b = block();
     let mut err = std::io::stderr().lock();
-    erase(&mut err, b.len());
+    b.erase(&mut err);
     let _ = writeln!(err, "{args}");
-    draw(&mut err, &b);
+    b.draw(&mut err);
 }
 
 /// Writes raw bytes (a log record) to stderr, above the status block.
 pub fn err_bytes(bytes: &[u8]) {
-    let b = block();
+    let mut b = block();
     let mut err = std::io::stderr().lock();
-    erase(&mut err, b.len());
+    b.erase(&mut err);
     let _ = err.write_all(bytes);
-    draw(&mut err, &b);
+    b.draw(&mut err);
 }
 
 /// Replaces the status block with `lines` (drawn at once).
 pub fn set_block(lines: Vec<String>) {
     let mut b = block();
     let mut err = std::io::stderr().lock();
-    erase(&mut err, b.len());
-    draw(&mut err, &lines);
-    *b = lines;
+    b.erase(&mut err);
+    b.lines = lines;
+    b.draw(&mut err);
 }
 
 /// Leaves the last block on the screen as ordinary lines: what is printed next goes below it.
 pub fn end_block() {
-    block().clear();
+    block().lines.clear();
 }
 
 /// stderr for `tracing`, above the status block.

@@ -120,77 +120,131 @@ fn clock(d: Duration) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
-fn fit(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        text.to_string()
-    } else {
-        let mut t: String = text.chars().take(width.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
-}
-
-/// The block's lines for `s`, at most `width` columns; `color` adds ANSI colours.
-pub fn render(s: &Snapshot, width: usize, color: bool) -> Vec<String> {
+/// The block's lines for `s` on a terminal `width` columns wide and `height` rows high: no
+/// line is wider than the terminal, and the block leaves at least one row for the lines that
+/// scroll above it. Where a line does not fit, its least useful fields go first (a title keeps
+/// the hash rate, a device its rate and errors, a pool its counts); the totals come last and
+/// are always shown. `color` adds ANSI colours.
+pub fn render(s: &Snapshot, width: usize, height: usize, color: bool) -> Vec<String> {
+    use crate::terminal::fit_fields;
     let (bold, dim, red, green, reset) = if color {
         ("\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[0m")
     } else {
         ("", "", "", "", "")
     };
-    let width = width.max(40);
+    let width = width.max(1);
     let total: f64 = s.devices.iter().map(|d| d.rate_5s).sum();
-    let mut lines = vec![fit(
-        &format!(
-            "{bold}hashrig{reset} {} | {} | {} | up {}",
-            format_hashrate(total),
-            s.source,
-            if s.work.is_empty() {
-                "no work".to_string()
-            } else {
-                format!("work {}", s.work)
-            },
-            clock(s.uptime)
-        ),
-        width + if color { 8 } else { 0 },
-    )];
+    let title = fit_fields(
+        &[
+            (
+                0,
+                format!("{bold}hashrig{reset} {}", format_hashrate(total)),
+            ),
+            (3, s.source.clone()),
+            (
+                2,
+                if s.work.is_empty() {
+                    "no work".to_string()
+                } else {
+                    format!("work {}", s.work)
+                },
+            ),
+            (1, format!("up {}", clock(s.uptime))),
+        ],
+        " | ",
+        width,
+    );
+    let mut rows = Vec::new();
     for d in &s.devices {
-        let state = if d.failed {
-            format!(" {red}failed{reset}")
-        } else {
-            String::new()
-        };
         let hw = if d.hw_errors > 0 {
             format!("{red}hw {}{reset}", d.hw_errors)
         } else {
             "hw 0".to_string()
         };
-        let name = fit(&d.name, 28);
-        lines.push(format!(
-            "  {name:<28} {:>12} {dim}avg{reset} {:>12} {green}{}{reset} {hw}{state}",
+        let state = if d.failed {
+            format!("{red}failed{reset}")
+        } else {
+            String::new()
+        };
+        // The name takes what the other fields leave (at most 28 columns, at least 8).
+        let spark = sparkline(&d.spark);
+        let rest = format!(
+            "{:>12} {dim}avg{reset} {:>12} {green}{spark}{reset} {hw}{}{state}",
             format_hashrate(d.rate_5s),
             format_hashrate(d.rate_avg),
-            sparkline(&d.spark),
+            if state.is_empty() { "" } else { " " },
+        );
+        let room = width
+            .saturating_sub(crate::terminal::columns(&rest) + 3)
+            .clamp(8, 28);
+        let name = crate::terminal::cut(&d.name, room);
+        rows.push(fit_fields(
+            &[
+                (
+                    0,
+                    format!("  {name:<room$} {:>12}", format_hashrate(d.rate_5s)),
+                ),
+                (
+                    2,
+                    format!("{dim}avg{reset} {:>12}", format_hashrate(d.rate_avg)),
+                ),
+                (3, format!("{green}{spark}{reset}")),
+                (1, hw),
+                (0, state),
+            ],
+            " ",
+            width,
         ));
     }
     for (i, p) in s.pools.iter().enumerate() {
         let mark = if p.in_use { "*" } else { " " };
-        lines.push(fit(
-            &format!(
-                "{mark} pool {i} {} | diff {} | accepted {} rejected {} stale {} | failovers {}",
-                p.url,
-                format_difficulty(p.difficulty),
-                p.accepted,
-                p.rejected,
-                p.stale,
-                p.failovers
-            ),
+        rows.push(fit_fields(
+            &[
+                (0, format!("{mark} pool {i}")),
+                (3, format!(" {}", p.url)),
+                (2, format!("diff {}", format_difficulty(p.difficulty))),
+                (
+                    0,
+                    format!(
+                        "accepted {} rejected {} stale {}",
+                        p.accepted, p.rejected, p.stale
+                    ),
+                ),
+                (4, format!("failovers {}", p.failovers)),
+            ],
+            " | ",
             width,
         ));
     }
-    lines.push(format!(
-        "  accepted {} rejected {} stale {} | blocks {}",
-        s.accepted, s.rejected, s.stale, s.blocks
-    ));
+    let totals = fit_fields(
+        &[
+            (
+                0,
+                format!(
+                    "  accepted {} rejected {} stale {}",
+                    s.accepted, s.rejected, s.stale
+                ),
+            ),
+            (1, format!("blocks {}", s.blocks)),
+        ],
+        " | ",
+        width,
+    );
+    // Title and totals always; the rows that fit between them, then how many did not.
+    let room = height.saturating_sub(1).max(2) - 2;
+    if rows.len() > room {
+        let hidden = rows.len() + 1 - room.max(1);
+        rows.truncate(room.saturating_sub(1));
+        if room > 0 {
+            rows.push(crate::terminal::cut(
+                &format!("  (+{hidden} more rows: a taller terminal shows them)"),
+                width,
+            ));
+        }
+    }
+    let mut lines = vec![title];
+    lines.extend(rows);
+    lines.push(totals);
     lines
 }
 
@@ -224,6 +278,11 @@ impl Drop for Status {
 pub fn start(stats: Arc<Stats>, source: String, color: bool) -> Status {
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = Arc::clone(&stop);
+    // A resized terminal (SIGWINCH) is redrawn at once, at its new size.
+    let resized = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    let winch =
+        signal_hook::flag::register(signal_hook::consts::SIGWINCH, Arc::clone(&resized)).ok();
     let thread = std::thread::Builder::new()
         .name("hashrig-status".into())
         .spawn(move || {
@@ -231,10 +290,17 @@ pub fn start(stats: Arc<Stats>, source: String, color: bool) -> Status {
             let mut last = std::time::Instant::now() - Duration::from_secs(2);
             while !stop2.load(Ordering::Relaxed) {
                 history.sample(&stats);
-                if last.elapsed() >= Duration::from_secs(1) {
+                if last.elapsed() >= Duration::from_secs(1)
+                    || resized.swap(false, Ordering::Relaxed)
+                {
                     last = std::time::Instant::now();
-                    let width = terminal_width();
-                    let lines = render(&Snapshot::take(&stats, &history, &source), width, color);
+                    let (width, height) = (crate::terminal::width(), crate::terminal::height());
+                    let lines = render(
+                        &Snapshot::take(&stats, &history, &source),
+                        width,
+                        height,
+                        color,
+                    );
                     crate::output::set_block(lines);
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -243,20 +309,18 @@ pub fn start(stats: Arc<Stats>, source: String, color: bool) -> Status {
             history.sample(&stats);
             let lines = render(
                 &Snapshot::take(&stats, &history, &source),
-                terminal_width(),
+                crate::terminal::width(),
+                crate::terminal::height(),
                 color,
             );
             crate::output::set_block(lines);
+            #[cfg(unix)]
+            if let Some(id) = winch {
+                signal_hook::low_level::unregister(id);
+            }
         })
         .ok();
     Status { stop, thread }
-}
-
-fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100)
 }
 
 #[cfg(test)]
@@ -316,7 +380,7 @@ mod tests {
     /// The block for a fixed snapshot, as text (golden).
     #[test]
     fn golden_block() {
-        let lines = render(&snapshot(), 100, false);
+        let lines = render(&snapshot(), 100, 24, false);
         let expected = "\
 hashrig 6.18 GH/s | pool stratum+tcp://127.0.0.1:3333 (and 1 failover) | work 0/1f | up 01:02:03
   cpu avx512 x2                  81.23 MH/s avg   80.10 MH/s ▁▄████ hw 0
@@ -328,16 +392,46 @@ hashrig 6.18 GH/s | pool stratum+tcp://127.0.0.1:3333 (and 1 failover) | work 0/
     }
 
     #[test]
-    fn narrow_terminals_cut_lines() {
-        let lines = render(&snapshot(), 40, false);
-        assert!(lines[0].chars().count() <= 40, "{}", lines[0]);
-        assert!(lines[3].ends_with('…'));
+    fn narrow_terminals_keep_the_useful_fields() {
+        for width in [20, 40, 60, 80, 200] {
+            for color in [false, true] {
+                for line in render(&snapshot(), width, 24, color) {
+                    assert!(
+                        crate::terminal::columns(&line) <= width,
+                        "{width}: {line:?}"
+                    );
+                }
+            }
+        }
+        let lines = render(&snapshot(), 60, 24, false);
+        let expected = "\
+hashrig 6.18 GH/s | work 0/1f | up 01:02:03
+  cpu avx512 x2      81.23 MH/s avg   80.10 MH/s ▁▄████ hw 0
+  gpu NVIDIA H200…    6.10 GH/s avg    6.00 GH/s ██████ hw 2
+* pool 0 | diff 0.0047 | accepted 40 rejected 1 stale 0
+  pool 1 | diff - | accepted 0 rejected 0 stale 0
+  accepted 40 rejected 1 stale 0 | blocks 0";
+        assert_eq!(lines.join("\n"), expected);
+    }
+
+    #[test]
+    fn short_terminals_keep_title_and_totals() {
+        let lines = render(&snapshot(), 100, 4, false);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].starts_with("hashrig "));
+        assert_eq!(lines[1], "  (+4 more rows: a taller terminal shows them)");
+        assert!(lines[2].starts_with("  accepted 40"));
+        assert_eq!(render(&snapshot(), 100, 1, false).len(), 2);
     }
 
     #[test]
     fn colours_only_when_asked() {
-        assert!(render(&snapshot(), 100, true).join("").contains("\x1b["));
-        assert!(!render(&snapshot(), 100, false).join("").contains('\x1b'));
+        assert!(render(&snapshot(), 100, 24, true)
+            .join("")
+            .contains("\x1b["));
+        assert!(!render(&snapshot(), 100, 24, false)
+            .join("")
+            .contains('\x1b'));
     }
 
     #[test]

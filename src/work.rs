@@ -86,6 +86,9 @@ pub struct Work {
     /// Only a block is worth anything (solo mining): once a solution of this work meets the
     /// block target, the work's other solutions are its rivals and are dropped unverified.
     pub one_block: bool,
+    /// The pool (its index in [`Stats::pools`](crate::stats::Stats::pools)) the work came
+    /// from; solutions the mining loop drops as stale are counted there too.
+    pub pool: Option<usize>,
     /// What the source needs back with a solution of this work (its template, ...).
     pub context: Option<Arc<dyn Any + Send + Sync>>,
 }
@@ -128,6 +131,7 @@ impl Work {
             merkle: MerkleShape::Fixed(header.merkle_root.to_byte_array()),
             clean: true,
             one_block: false,
+            pool: None,
             context: None,
         }
     }
@@ -335,6 +339,7 @@ mod tests {
             },
             clean: true,
             one_block: false,
+            pool: None,
             context: None,
         }
     }

@@ -6,18 +6,22 @@
 #[macro_use]
 #[path = "../common/mod.rs"]
 mod common;
+mod agree;
 mod api;
 mod cli;
 mod config;
 mod dashboard;
 mod status;
+mod terminal;
 
 fn main() {
     let mut tests = Vec::new();
     tests.extend(cli::tests());
     tests.extend(config::tests());
     tests.extend(status::tests());
+    tests.extend(terminal::tests());
     tests.extend(dashboard::tests());
     tests.extend(api::tests());
+    tests.extend(agree::tests());
     common::run_tests(tests)
 }

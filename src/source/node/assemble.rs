@@ -94,6 +94,7 @@ pub fn template_work(
         },
         clean,
         one_block: true,
+        pool: None,
         context: Some(template),
     })
 }

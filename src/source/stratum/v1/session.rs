@@ -467,6 +467,7 @@ impl Session {
             },
             clean,
             one_block: false,
+            pool: Some(self.cfg.pool),
             context: Some(Arc::new(JobContext {
                 pool: self.cfg.pool,
                 session: self.cfg.session,

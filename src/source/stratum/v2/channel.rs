@@ -547,6 +547,7 @@ impl Channel {
             merkle,
             clean,
             one_block: false,
+            pool: Some(self.cfg.pool),
             context: Some(Arc::new(JobContext {
                 pool: self.cfg.pool,
                 session: self.cfg.session,

@@ -1,0 +1,147 @@
+//! Every view counts the same: while hashrig mines against a scripted pool that refuses some
+//! shares and replaces its job every few milliseconds (so solutions go stale in the miner's
+//! own loop and in the session), the exit summary's totals equal its per-pool lines, and at
+//! one moment (the pool then stops giving work anyone can meet, so the counts freeze)
+//! `/v1/summary`, `/v1/pools` and `/metrics` agree with each other and with the summary.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::bcoin::{free_port, http};
+use common::miner::{pool_field, spawn, stop, summary, summary_field, wait_for};
+use common::pool::{Conn, Pool, EASY};
+use serde_json::Value;
+
+fn get(port: u16, path: &str) -> Value {
+    let body = http(port, "GET", path, "").unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Four seconds of easy work replaced every 10 ms, every third share refused; then frozen.
+fn churning(_: usize, c: &mut Conn) {
+    if !c.handshake() {
+        return;
+    }
+    c.set_difficulty(EASY / 10.0);
+    c.notify(true);
+    let start = Instant::now();
+    let mut last = Instant::now();
+    let mut shares = 0;
+    while !c.closed && start.elapsed() < Duration::from_secs(4) {
+        if last.elapsed() >= Duration::from_millis(10) {
+            c.notify(true);
+            last = Instant::now();
+        }
+        let Some(request) = c.recv(Duration::from_millis(2)) else {
+            continue;
+        };
+        if request["method"] == "mining.submit" {
+            shares += 1;
+            if shares % 3 == 0 {
+                c.error(&request, 23, "refused by the test");
+                continue;
+            }
+        }
+        c.answer_request(&request);
+    }
+    c.set_difficulty(1e300);
+    c.notify(true);
+    c.serve(|_| false);
+}
+
+fn metric(scrape: &prometheus_parse::Scrape, name: &str, label: (&str, &str)) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && s.labels.get(label.0) == Some(label.1))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
+        .unwrap_or_else(|| panic!("{name} {label:?} not scraped"))
+}
+
+fn every_view_counts_the_same_shares() -> common::Outcome {
+    let pool = Pool::start(churning);
+    let port = free_port();
+    let mut child = spawn(&[
+        "mine".into(),
+        "--pool".into(),
+        pool.url(),
+        "--user".into(),
+        "agree".into(),
+        "--backend".into(),
+        "cpu".into(),
+        "--threads".into(),
+        "1".into(),
+        "--api".into(),
+        format!("127.0.0.1:{port}"),
+        "--duration".into(),
+        "60".into(),
+    ]);
+    wait_for(
+        "the frozen difficulty in the API",
+        Duration::from_secs(30),
+        || {
+            http(port, "GET", "/v1/pools", "")
+                .ok()
+                .and_then(|b| serde_json::from_str::<Value>(&b).ok())
+                .is_some_and(|p| p[0]["difficulty"] == 1e300)
+        },
+    );
+    // Whatever was in flight is answered or dropped as stale by now.
+    std::thread::sleep(Duration::from_secs(2));
+    let total = get(port, "/v1/summary");
+    let pools = get(port, "/v1/pools");
+    let metrics = http(port, "GET", "/metrics", "").unwrap();
+    let again = get(port, "/v1/summary");
+    stop(&mut child);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    for key in ["accepted", "rejected", "stale"] {
+        assert_eq!(
+            total[key], again[key],
+            "{key} still moving: {total} {again}"
+        );
+    }
+    let scrape =
+        prometheus_parse::Scrape::parse(metrics.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let line = summary(&stderr);
+    let url = pool.url();
+    for key in ["accepted", "rejected", "stale"] {
+        let api_total = total[key].as_f64().unwrap();
+        let api_pool = pools[0][key].as_f64().unwrap();
+        let scraped = metric(&scrape, "hashrig_solutions_total", ("result", key));
+        let scraped_pool = scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == "hashrig_shares_total"
+                    && s.labels.get("result") == Some(key)
+                    && s.labels.get("pool") == Some(url.as_str())
+            })
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+            .unwrap_or_else(|| panic!("hashrig_shares_total {key} not in:\n{metrics}"));
+        let at_exit = summary_field(line, key);
+        let at_exit_pool = pool_field(&stderr, 0, key);
+        assert_eq!(
+            [api_pool, scraped, scraped_pool, at_exit, at_exit_pool],
+            [api_total; 5],
+            "{key}: /v1/summary {api_total}, /v1/pools {api_pool}, metrics {scraped} (pool {scraped_pool}), summary {at_exit} (pool {at_exit_pool})\n{stderr}"
+        );
+    }
+    // The run did what this test is about: some of each.
+    for key in ["accepted", "rejected", "stale"] {
+        assert!(total[key].as_u64().unwrap() > 0, "no {key} shares: {total}");
+    }
+    Ok(())
+}
+
+crate::tests!(every_view_counts_the_same_shares);
