@@ -79,16 +79,27 @@ fn init_logging(cli: &Cli) -> Result<()> {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && cli.log_file.is_none()
         && std::io::stderr().is_terminal();
-    let writer = match &cli.log_file {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
+    let json = matches!(cli.log_format, cli::LogFormat::Json);
+    let file = match &cli.log_file {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .with_context(|| format!("--log-file {}", path.display()))?;
-            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(file))
-        }
-        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(|| hashrig::output::LogWriter),
+                .with_context(|| format!("--log-file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    // Every line printed goes to the log file too; JSON mode prints JSON records only.
+    hashrig::output::configure(hashrig::output::LogSetup {
+        json,
+        stamp_terminal: !json,
+        file,
+    });
+    let writer = if cli.log_file.is_some() {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(|| hashrig::output::FileWriter)
+    } else {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(|| hashrig::output::LogWriter)
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -96,10 +107,24 @@ fn init_logging(cli: &Cli) -> Result<()> {
         .with_ansi(color)
         .with_target(false);
     match cli.log_format {
-        cli::LogFormat::Text => builder.init(),
         cli::LogFormat::Json => builder.json().init(),
+        // On a terminal, the same short time as the other lines.
+        cli::LogFormat::Text if cli.log_file.is_none() && std::io::stderr().is_terminal() => {
+            builder.with_timer(ShortTime).init()
+        }
+        cli::LogFormat::Text => builder.init(),
     }
     Ok(())
+}
+
+/// "15:04:05" (UTC) for log records on a terminal.
+struct ShortTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for ShortTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        let t = hashrig::output::timestamp();
+        w.write_str(t.get(11..19).unwrap_or(&t))
+    }
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -246,7 +271,8 @@ fn mine_command(args: cli::MineArgs) -> Result<()> {
     let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let extras = hashrig::mine::Extras {
         api: config.api,
-        status: (!no_tui && tty).then_some(colour),
+        // JSON logging prints JSON records only: no block.
+        status: (!no_tui && tty && !hashrig::output::json()).then_some(colour),
     };
     hashrig::mine::run_with(
         config.source,

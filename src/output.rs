@@ -83,15 +83,113 @@ pub fn clip(text: &str, max: usize) -> String {
     out
 }
 
-/// Writes one line to stdout; errors (a closed pipe) are ignored.
+/// How lines are logged: the format, the log file (every line printed also goes there), and
+/// whether lines on a terminal get a short timestamp.
+pub struct LogSetup {
+    pub json: bool,
+    pub file: Option<std::fs::File>,
+    /// A "15:04:05 " (UTC) before each line on a terminal.
+    pub stamp_terminal: bool,
+}
+
+struct Log {
+    json: bool,
+    file: Option<Mutex<std::fs::File>>,
+    stamp_stdout: bool,
+    stamp_stderr: bool,
+}
+
+static LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
+
+/// Sets how lines are logged (once, at start; before that, plain lines and no file).
+pub fn configure(setup: LogSetup) {
+    use std::io::IsTerminal;
+    let _ = LOG.set(Log {
+        json: setup.json,
+        file: setup.file.map(Mutex::new),
+        stamp_stdout: setup.stamp_terminal && std::io::stdout().is_terminal(),
+        stamp_stderr: setup.stamp_terminal && std::io::stderr().is_terminal(),
+    });
+}
+
+/// True when lines are logged as JSON records.
+pub fn json() -> bool {
+    LOG.get().is_some_and(|l| l.json)
+}
+
+/// The time now as RFC 3339 (UTC, microseconds), as `tracing` writes it.
+pub fn timestamp() -> String {
+    use tracing_subscriber::fmt::time::FormatTime;
+    let mut s = String::new();
+    let _ = tracing_subscriber::fmt::time::SystemTime
+        .format_time(&mut tracing_subscriber::fmt::format::Writer::new(&mut s));
+    s
+}
+
+/// The level a printed line stands for in a log ("error: ..." lines are errors).
+fn level_of(text: &str) -> &'static str {
+    if text.starts_with("error") {
+        "ERROR"
+    } else if text.starts_with("warning") {
+        "WARN"
+    } else {
+        "INFO"
+    }
+}
+
+/// A JSON log record for `text`, in `tracing`'s JSON layout.
+fn json_record(text: &str) -> String {
+    serde_json::json!({
+        "timestamp": timestamp(),
+        "level": level_of(text),
+        "fields": {"message": text},
+    })
+    .to_string()
+}
+
+/// What goes on the terminal (or pipe) for `text`, and what goes into the log file.
+fn shape(text: &str, stamp: bool) -> (String, Option<String>) {
+    let Some(log) = LOG.get() else {
+        return (text.to_string(), None);
+    };
+    if log.json {
+        let record = json_record(text);
+        let file = log.file.is_some().then(|| record.clone());
+        return (record, file);
+    }
+    let file = log
+        .file
+        .is_some()
+        .then(|| format!("{} {:>5} {text}", timestamp(), level_of(text)));
+    let shown = if stamp {
+        let t = timestamp();
+        format!("{} {text}", t.get(11..19).unwrap_or(""))
+    } else {
+        text.to_string()
+    };
+    (shown, file)
+}
+
+/// Appends one record (a line) to the log file, if there is one.
+fn to_file(record: Option<String>) {
+    if let (Some(record), Some(file)) = (record, LOG.get().and_then(|l| l.file.as_ref())) {
+        let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(f, "{record}");
+    }
+}
+
+/// Writes one line to stdout (and the log file); errors (a closed pipe) are ignored.
 pub fn line(args: std::fmt::Arguments<'_>) {
+    let stamp = LOG.get().is_some_and(|l| l.stamp_stdout);
+    let (shown, file) = shape(&args.to_string(), stamp);
+    to_file(file);
     let mut b = block();
     let mut err = std::io::stderr().lock();
     b.erase(&mut err);
     let _ = err.flush();
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{args}");
+        let _ = writeln!(out, "{shown}");
         let _ = out.flush();
     }
     b.draw(&mut err);
@@ -104,12 +202,15 @@ pub fn text(text: &str) {
     let _ = out.flush();
 }
 
-/// Writes one line to stderr, above the status block.
+/// Writes one line to stderr (and the log file), above the status block.
 pub fn err(args: std::fmt::Arguments<'_>) {
+    let stamp = LOG.get().is_some_and(|l| l.stamp_stderr);
+    let (shown, file) = shape(&args.to_string(), stamp);
+    to_file(file);
     let mut b = block();
     let mut err = std::io::stderr().lock();
     b.erase(&mut err);
-    let _ = writeln!(err, "{args}");
+    let _ = writeln!(err, "{shown}");
     b.draw(&mut err);
 }
 
@@ -120,6 +221,23 @@ pub fn err_bytes(bytes: &[u8]) {
     b.erase(&mut err);
     let _ = err.write_all(bytes);
     b.draw(&mut err);
+}
+
+/// The log file for `tracing` (records as they are: the subscriber formats them).
+#[derive(Clone, Copy, Default)]
+pub struct FileWriter;
+
+impl Write for FileWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(file) = LOG.get().and_then(|l| l.file.as_ref()) {
+            let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
+            f.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Replaces the status block with `lines` (drawn at once).
@@ -160,7 +278,19 @@ macro_rules! elog {
 
 #[cfg(test)]
 mod tests {
-    use super::clip;
+    use super::*;
+
+    #[test]
+    fn json_records_have_tracing_layout() {
+        let r: serde_json::Value = serde_json::from_str(&json_record("error: x \"y\"")).unwrap();
+        assert_eq!(r["level"], "ERROR");
+        assert_eq!(r["fields"]["message"], "error: x \"y\"");
+        let t = r["timestamp"].as_str().unwrap();
+        assert!(
+            t.len() >= 20 && t.ends_with('Z') && &t[10..11] == "T",
+            "{t}"
+        );
+    }
 
     #[test]
     fn remote_text_is_clipped_and_escaped() {

@@ -11,6 +11,7 @@ mod api;
 mod cli;
 mod config;
 mod dashboard;
+mod logs;
 mod status;
 mod terminal;
 
@@ -22,6 +23,7 @@ fn main() {
     tests.extend(terminal::tests());
     tests.extend(dashboard::tests());
     tests.extend(api::tests());
+    tests.extend(logs::tests());
     tests.extend(agree::tests());
     common::run_tests(tests)
 }
