@@ -23,6 +23,7 @@ use hashrig::bench::{self, BenchReport};
 use hashrig::stats::format_hashrate;
 
 fn main() -> ExitCode {
+    quiet_graphics_stack();
     let cli = match parse_with_config(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(code) => return code,
@@ -41,6 +42,20 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// Mesa's Vulkan drivers print "error: XDG_RUNTIME_DIR is invalid or not set in the
+/// environment." (twice) when the variable is missing, as it is on a headless machine or over
+/// sudo: it reads like hashrig's own error. The variable is set for this process (before any
+/// thread starts, before the Vulkan loader is opened) to the temporary directory; nothing is
+/// written there (no display server is used).
+fn quiet_graphics_stack() {
+    let valid = std::env::var_os("XDG_RUNTIME_DIR")
+        .is_some_and(|d| !d.is_empty() && std::path::Path::new(&d).is_dir());
+    if !valid {
+        // Safe here: main has started no thread yet.
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
     }
 }
 
@@ -284,11 +299,32 @@ fn mine_command(args: cli::MineArgs) -> Result<()> {
     Ok(())
 }
 
+/// Checks `--plot FILE` before anything is measured: an SVG name, a file that can be written.
+fn open_plot(path: &std::path::Path) -> Result<std::fs::File> {
+    let svg = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+    if !svg {
+        return Err(usage(format!(
+            "--plot {}: the plot is an SVG file; name it FILE.svg",
+            path.display()
+        )));
+    }
+    std::fs::File::create(path).with_context(|| {
+        format!(
+            "--plot {}: cannot write the plot there (checked before measuring)",
+            path.display()
+        )
+    })
+}
+
 fn bench_command(args: BenchArgs) -> Result<()> {
     if args.sweep {
         return sweep_command(&args);
     }
     let config = config::bench_config(&args)?;
+    // The plot's file is made before anything is measured: a bad path fails at once.
+    let plot_file = args.plot.as_deref().map(open_plot).transpose()?;
     let tty = std::io::stderr().is_terminal();
     // For --plot: each row's running rate over time.
     // (label, when its first sample came, samples)
@@ -323,18 +359,21 @@ fn bench_command(args: BenchArgs) -> Result<()> {
         bar.finish_and_clear();
     }
     let report = report?;
-    if let Some(path) = &args.plot {
+    // The figures first: a plot that cannot be drawn loses only the plot.
+    if args.json {
+        say!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    if let (Some(path), Some(file)) = (&args.plot, plot_file) {
+        drop(file);
         let series: Vec<hashrig::plot::Series> = series
             .into_iter()
             .map(|(label, _, points)| hashrig::plot::Series { label, points })
             .collect();
         hashrig::plot::write_svg(path, &series)
             .map_err(|e| anyhow::anyhow!("--plot {}: {e}", path.display()))?;
-    }
-    if args.json {
-        say!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_table(&report);
+        hashrig::elog!("plot written to {}", path.display());
     }
     // The rows that could be measured are out; a device that failed still fails the run.
     if !report.failures.is_empty() {

@@ -1,12 +1,8 @@
 //! The `hashrig` binary end to end: the bench command's JSON, and clear errors on bad flags.
 
-use std::process::Command;
-
 use crate::common;
 
-fn hashrig() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_hashrig"))
-}
+use common::miner::hashrig;
 
 fn bench_json_has_the_documented_fields() -> common::Outcome {
     let out = hashrig()
@@ -217,6 +213,72 @@ fn bench_plot_writes_an_svg_with_a_series_per_row() -> common::Outcome {
     Ok(())
 }
 
+/// `bench --plot` with a path that cannot be written, or that is not an SVG name, fails
+/// before measuring (at once, naming the path); a good path prints the table and names the
+/// file it wrote.
+fn bench_plot_paths_are_checked_before_measuring() -> common::Outcome {
+    let dir = std::env::temp_dir().join(format!("hashrig-plotdir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, why) in [
+        (dir.join("missing/x.svg"), "cannot write the plot there"),
+        (dir.join("x.png"), "name it FILE.svg"),
+    ] {
+        let start = std::time::Instant::now();
+        let out = hashrig()
+            .args(["bench", "--backend", "cpu", "--seconds", "5", "--plot"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+        // Nothing was measured (a row takes 5 s here).
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(4),
+            "measured first"
+        );
+        assert!(!path.exists());
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rate.svg");
+    let out = hashrig()
+        .args(["bench", "--backend", "cpu", "--seconds", "0.3", "--plot"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("baseline"));
+    assert!(
+        stderr.contains(&format!("plot written to {}", path.display())),
+        "{stderr}"
+    );
+    assert!(std::fs::read_to_string(&path).unwrap().contains("<svg"));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A headless machine (no XDG_RUNTIME_DIR): the graphics stack's complaint about it is not
+/// printed by `devices` or `bench` (it read like hashrig's own error, twice per run).
+fn no_graphics_stack_noise_without_a_runtime_dir() -> common::Outcome {
+    common::gpu_adapter()?;
+    for args in [
+        &["devices"][..],
+        &["bench", "--seconds", "0.2", "--threads", "1"][..],
+    ] {
+        let out = hashrig()
+            .args(args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{args:?}: {stderr}");
+    }
+    Ok(())
+}
+
 /// `bench --sweep`: batch sizes doubling, the kernel time growing with them, a rate each.
 fn bench_sweep_tables_batch_kernel_time_and_rate() -> common::Outcome {
     common::gpu_adapter()?;
@@ -257,6 +319,8 @@ fn bench_sweep_tables_batch_kernel_time_and_rate() -> common::Outcome {
 crate::tests!(
     bench_sweep_tables_batch_kernel_time_and_rate,
     bench_plot_writes_an_svg_with_a_series_per_row,
+    bench_plot_paths_are_checked_before_measuring,
+    no_graphics_stack_noise_without_a_runtime_dir,
     bench_json_has_the_documented_fields,
     bench_with_a_forced_kernel_measures_only_that_kernel,
     the_table_names_the_baseline_and_units,
