@@ -158,13 +158,11 @@ pub struct MineArgs {
     /// Exit after this many seconds.
     #[arg(long, value_name = "S")]
     pub duration: Option<f64>,
-    /// Found blocks not yet answered by the node are kept here and retried.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "hashrig-found-blocks.jsonl"
-    )]
-    pub journal: std::path::PathBuf,
+    /// Found blocks not yet answered by the node are kept here and retried [default:
+    /// hashrig/found-blocks.jsonl in the platform's data directory, e.g.
+    /// ~/.local/share/hashrig/ or $XDG_DATA_HOME/hashrig/].
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<std::path::PathBuf>,
     /// Template polling interval in milliseconds when the node does not long-poll.
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub poll_ms: u64,

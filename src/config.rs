@@ -291,9 +291,27 @@ fn parse_rate(text: &str) -> Result<f64> {
     }
 }
 
+/// hashrig/found-blocks.jsonl in the platform's data directory ($XDG_DATA_HOME or
+/// ~/.local/share on Linux), made if missing: never the current directory.
+fn default_journal() -> Result<std::path::PathBuf> {
+    let Some(data) = dirs::data_dir() else {
+        return Err(usage(
+            "no data directory for the found-block journal (HOME is not set): give --journal FILE",
+        ));
+    };
+    let dir = data.join("hashrig");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("making the journal's directory {}: {e}", dir.display()))?;
+    Ok(dir.join("found-blocks.jsonl"))
+}
+
 fn node_source(node: &str, args: &cli::MineArgs) -> Result<NodeSource> {
     let (rpc, payout, share_bits) = node_parts(node, args)?;
-    let journal = Journal::open(&args.journal)?;
+    let path = match &args.journal {
+        Some(path) => path.clone(),
+        None => default_journal()?,
+    };
+    let journal = Journal::open(&path)?;
     Ok(NodeSource {
         node: Node::new(rpc).with_longpoll_timeout(timings(args)?.longpoll_timeout),
         payout,

@@ -25,6 +25,55 @@ fn check(path: &std::path::Path) -> (Option<i32>, String) {
     )
 }
 
+/// A solo run that never reaches its node leaves nothing in the current directory: the
+/// journal and its lock are in the data directory ($XDG_DATA_HOME/hashrig/), named at start.
+fn the_journal_lives_in_the_data_directory() -> common::Outcome {
+    let base = std::env::temp_dir().join(format!("hashrig-datadir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (cwd, data) = (base.join("cwd"), base.join("data"));
+    std::fs::create_dir_all(&cwd).unwrap();
+    let port = common::bcoin::free_port();
+    let out = hashrig()
+        .current_dir(&cwd)
+        .env("XDG_DATA_HOME", &data)
+        .args([
+            "mine",
+            "--node",
+            &format!("http://127.0.0.1:{port}"),
+            "--rpc-user",
+            "u",
+            "--rpc-password",
+            "p",
+            "--payout-script",
+            common::miner::PAYOUT,
+            "--backend",
+            "cpu",
+            "--threads",
+            "1",
+            "--duration",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let journal = data.join("hashrig").join("found-blocks.jsonl");
+    let left: Vec<_> = std::fs::read_dir(&cwd)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left in the current directory: {left:?}\n{stderr}"
+    );
+    assert!(journal.exists(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("(journal {})", journal.display())),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&base);
+    Ok(())
+}
+
 fn the_example_parses_and_passes_check() -> common::Outcome {
     let out = hashrig().args(["config", "example"]).output().unwrap();
     assert!(out.status.success());
@@ -108,6 +157,7 @@ fn unknown_keys_and_bad_values_are_named() -> common::Outcome {
 }
 
 crate::tests!(
+    the_journal_lives_in_the_data_directory,
     the_example_parses_and_passes_check,
     flags_win_over_the_file,
     unknown_keys_and_bad_values_are_named,
