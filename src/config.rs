@@ -21,8 +21,10 @@ fn cpu_kernel(args: &cli::BackendArgs) -> Result<Option<Kernel>> {
     match &args.kernel {
         None => Ok(None),
         Some(name) => {
-            let kind: KernelKind = name.parse().map_err(usage)?;
-            Ok(Some(Kernel::new(kind).map_err(usage)?))
+            let kind: KernelKind = name.parse().map_err(|e| usage(format!("--kernel: {e}")))?;
+            Ok(Some(
+                Kernel::new(kind).map_err(|e| usage(format!("--kernel: {e}")))?,
+            ))
         }
     }
 }
@@ -218,7 +220,7 @@ fn pool_source(args: &cli::MineArgs) -> Result<StratumSource> {
     }
     let mut pools = Vec::new();
     for url in &args.pool {
-        let url: PoolUrl = url.parse().map_err(usage)?;
+        let url: PoolUrl = url.parse().map_err(|e| usage(format!("--pool: {e}")))?;
         // The URL's own login (user:password@host) wins for that pool.
         let user = match (&url.user, &args.user) {
             (Some(u), _) | (None, Some(u)) => u.clone(),

@@ -13,20 +13,43 @@ use clap::CommandFactory;
 use crate::cli::Cli;
 
 /// What went wrong with a config file.
+/// Each names the file and the key (`hashrig.toml: mine.kernal: unknown key (did you mean
+/// `kernel`?)`).
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("--config needs a FILE")]
     NoFile,
-    #[error("config {file}: {reason}")]
+    #[error("{file}: {reason}", file = file.display())]
     Read { file: PathBuf, reason: String },
-    #[error("config {file}: unknown key `{key}`")]
-    UnknownKey { file: PathBuf, key: String },
-    #[error("config {file}: key `{key}`: {reason}")]
+    #[error("{file}: {key}: unknown key{hint}", file = file.display(), hint = suggestion(near))]
+    UnknownKey {
+        file: PathBuf,
+        key: String,
+        /// The nearest known key, if one is close.
+        near: Option<String>,
+    },
+    #[error("{file}: {key}: {reason}", file = file.display())]
     BadValue {
         file: PathBuf,
         key: String,
         reason: String,
     },
+}
+
+fn suggestion(near: &Option<String>) -> String {
+    near.as_ref()
+        .map(|n| format!(" (did you mean `{n}`?)"))
+        .unwrap_or_default()
+}
+
+/// The known key nearest to `key`, when it is close enough to be a typo of it.
+fn nearest<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(key, k), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.to_string())
 }
 
 /// The keys allowed at the top of the file (global flags).
@@ -68,9 +91,11 @@ fn long_names(sub: Option<&str>) -> Vec<String> {
             .unwrap_or_default(),
         None => cmd.get_arguments().cloned().collect(),
     };
+    // Hidden flags are testing aids: not config keys.
     args.iter()
+        .filter(|a| !a.is_hide_set())
         .filter_map(|a| a.get_long().map(str::to_string))
-        .filter(|l| l != "help" && l != "version")
+        .filter(|l| l != "help" && l != "version" && l != "config")
         .collect()
 }
 
@@ -92,9 +117,10 @@ fn flag_args(file: &Path, key: &str, value: &toml::Value) -> Result<Vec<OsString
     };
     Ok(match value {
         toml::Value::Boolean(true) if key == "verbose" => vec![flag.into()],
-        toml::Value::Integer(n) if key == "verbose" => (0..*n.clamp(&0, &3))
-            .map(|_| OsString::from("-v"))
-            .collect(),
+        toml::Value::Integer(n @ 0..=3) if key == "verbose" => {
+            (0..*n).map(|_| OsString::from("-v")).collect()
+        }
+        _ if key == "verbose" => return Err(bad("must be 0 to 3, or true")),
         toml::Value::Boolean(true) => vec![flag.into()],
         toml::Value::Boolean(false) => vec![],
         toml::Value::Array(items) => {
@@ -122,21 +148,44 @@ fn given(argv: &[OsString], key: &str) -> bool {
 
 /// Reads `file` and merges it under `argv` (program name first): the file's keys become
 /// flags placed right after the subcommand, unless the command line already has them.
-pub fn merge(file: &Path, argv: Vec<OsString>) -> Result<Vec<OsString>, FileError> {
+pub fn merge(file: &Path, argv: Vec<OsString>) -> Result<Merged, FileError> {
     let text = std::fs::read_to_string(file).map_err(|e| FileError::Read {
         file: file.to_path_buf(),
         reason: e.to_string(),
     })?;
-    merge_text(file, &text, argv)
+    merge_keyed(file, &text, argv)
 }
 
-/// [`merge`] of the file's `text` (named `file` in errors). No I/O: the fuzzers feed it
-/// anything.
-pub fn merge_text(
-    file: &Path,
-    text: &str,
-    argv: Vec<OsString>,
-) -> Result<Vec<OsString>, FileError> {
+impl Merged {
+    /// `message` (an error about flag `--NAME ...`) told as the file's: `FILE: section.key:
+    /// ...` when the flag came from the file, else unchanged.
+    pub fn name_key(&self, file: &Path, message: &str) -> String {
+        let Some(rest) = message.strip_prefix("--") else {
+            return message.to_string();
+        };
+        let end = rest.find([' ', ':', '=']).unwrap_or(rest.len());
+        let flag = &rest[..end];
+        match self.keys.iter().find(|(f, _)| f == flag) {
+            Some((_, key)) => {
+                let tail = rest[end..].trim_start_matches(':').trim_start();
+                format!("{}: {key}: {tail}", file.display())
+            }
+            None => message.to_string(),
+        }
+    }
+}
+
+/// The command line with the file merged in, and which flags came from which keys.
+pub struct Merged {
+    pub argv: Vec<OsString>,
+    /// (flag's long name, `section.key` as written in the file) for every flag the file set.
+    pub keys: Vec<(String, String)>,
+}
+
+/// [`merge`] of the file's `text` (named `file` in errors), keeping where each flag came
+/// from. No I/O: the fuzzers feed it anything.
+pub fn merge_keyed(file: &Path, text: &str, argv: Vec<OsString>) -> Result<Merged, FileError> {
+    let mut keys = Vec::new();
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| FileError::Read {
         file: file.to_path_buf(),
         reason: e.to_string(),
@@ -154,18 +203,21 @@ pub fn merge_text(
                 return Err(FileError::UnknownKey {
                     file: file.to_path_buf(),
                     key: key.clone(),
+                    near: nearest(&norm, SECTIONS),
                 });
             }
             let names = long_names(Some(&norm));
             for (k, v) in section {
                 let k_norm = k.replace('_', "-");
-                if !names.contains(&k_norm) || k_norm == "config" {
+                if !names.contains(&k_norm) {
                     return Err(FileError::UnknownKey {
                         file: file.to_path_buf(),
                         key: format!("{norm}.{k}"),
+                        near: nearest(&k_norm, names.iter().map(String::as_str)),
                     });
                 }
                 if sub.as_deref() == Some(norm.as_str()) && !given(&argv, &k_norm) {
+                    keys.push((k_norm.clone(), format!("{norm}.{k}")));
                     sub_args.extend(flag_args(file, &k_norm, v).map_err(|e| match e {
                         FileError::BadValue { file, reason, .. } => FileError::BadValue {
                             file,
@@ -181,9 +233,11 @@ pub fn merge_text(
                 return Err(FileError::UnknownKey {
                     file: file.to_path_buf(),
                     key: key.clone(),
+                    near: nearest(&norm, GLOBAL),
                 });
             }
             if !given(&argv, &norm) {
+                keys.push((norm.clone(), key.clone()));
                 global_args.extend(flag_args(file, &norm, value)?);
             }
         }
@@ -201,11 +255,11 @@ pub fn merge_text(
             out.extend(global_args);
         }
     }
-    Ok(out)
+    Ok(Merged { argv: out, keys })
 }
 
 /// Names the file key behind a clap error about one of the file's flags.
-pub fn explain(file: &Path, error: &clap::Error) -> Option<String> {
+pub fn explain(file: &Path, merged: &Merged, error: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue};
     let ContextValue::String(arg) = error.get(ContextKind::InvalidArg)? else {
         return None;
@@ -219,8 +273,9 @@ pub fn explain(file: &Path, error: &clap::Error) -> Option<String> {
         Some(ContextValue::String(v)) => format!(" {v:?}"),
         _ => String::new(),
     };
+    let key = &merged.keys.iter().find(|(f, _)| *f == long)?.1;
     Some(format!(
-        "config {} (or the command line): key `{long}`: invalid value{value} ({})",
+        "{}: {key}: invalid value{value} ({})",
         file.display(),
         error.kind()
     ))

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            hashrig::elog!("error: {err}");
+            hashrig::elog!("error: {}", name_key(err.to_string()));
             for cause in err.chain().skip(1) {
                 hashrig::elog!("  caused by: {cause}");
             }
@@ -166,56 +166,80 @@ fn parse_with_config(argv: Vec<std::ffi::OsString>) -> std::result::Result<Cli, 
             return Err(ExitCode::from(2));
         }
     };
-    let argv = match &path {
+    let (argv, merged) = match &path {
         Some(path) => match file::merge(path, argv) {
-            Ok(argv) => argv,
+            Ok(merged) => (merged.argv.clone(), Some(merged)),
             Err(e) => {
                 hashrig::elog!("error: {e}");
                 return Err(ExitCode::from(2));
             }
         },
-        None => argv,
+        None => (argv, None),
     };
-    Cli::try_parse_from(&argv).map_err(|e| {
-        if let Some(why) = path.as_deref().and_then(|p| file::explain(p, &e)) {
-            hashrig::elog!("error: {why}");
+    let parsed = Cli::try_parse_from(&argv).map_err(|e| {
+        let why = path
+            .as_deref()
+            .zip(merged.as_ref())
+            .and_then(|(p, m)| file::explain(p, m, &e));
+        match why {
+            Some(why) => hashrig::elog!("error: {why}"),
+            None => {
+                let _ = e.print();
+            }
         }
-        let _ = e.print();
         ExitCode::from(e.exit_code() as u8)
-    })
+    })?;
+    if let (Some(path), Some(merged)) = (path, merged) {
+        let _ = FROM_FILE.set((path, merged));
+    }
+    Ok(parsed)
+}
+
+/// The config file and which flags it set: errors about those flags name its keys.
+static FROM_FILE: std::sync::OnceLock<(std::path::PathBuf, file::Merged)> =
+    std::sync::OnceLock::new();
+
+/// `message` about a flag, naming the config file's key when the flag came from there.
+fn name_key(message: String) -> String {
+    match FROM_FILE.get() {
+        Some((path, merged)) => merged.name_key(path, &message),
+        None => message,
+    }
 }
 
 /// `hashrig config check FILE`: each section parses as its command's flags and passes the
 /// same checks a run makes (nothing is opened).
 fn config_check(path: &std::path::Path) -> Result<()> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| usage(format!("config {}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     let table: toml::Table = text
         .parse()
-        .map_err(|e| usage(format!("config {}: {e}", path.display())))?;
+        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
     let mut checked = Vec::new();
     for section in ["mine", "bench"] {
-        let argv = file::merge(path, vec!["hashrig".into(), section.into()]).map_err(usage)?;
+        let merged = file::merge(path, vec!["hashrig".into(), section.into()]).map_err(usage)?;
+        let argv = merged.argv.clone();
         if !table.contains_key(section) {
             continue;
         }
         let cli = Cli::try_parse_from(&argv).map_err(|e| {
             usage(
-                file::explain(path, &e).unwrap_or_else(|| {
-                    format!("config {} [{section}]: {}", path.display(), e.kind())
-                }) + &format!("\n{}", e.render()),
+                file::explain(path, &merged, &e)
+                    .unwrap_or_else(|| format!("{} [{section}]: {}", path.display(), e.kind()))
+                    + &format!("\n{}", e.render()),
             )
         })?;
+        // A bad value is told as the file's key.
+        let keyed = |e: anyhow::Error| usage(merged.name_key(path, &e.to_string()));
         match cli.command {
-            Command::Mine(args) => config::check_mine(&args)?,
+            Command::Mine(args) => config::check_mine(&args).map_err(keyed)?,
             Command::Bench(args) => {
                 if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
-                    return Err(usage(format!(
-                        "config {}: key `bench.seconds`: must be more than 0 and at most 3600",
-                        path.display()
+                    return Err(keyed(usage(
+                        "--seconds must be more than 0 and at most 3600",
                     )));
                 }
-                config::backend_spec(&args.backends)?;
+                config::backend_spec(&args.backends).map_err(keyed)?;
             }
             _ => {}
         }

@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(std::ffi::OsString::from)
         .collect();
-    if let Ok(merged) = file::merge_text(std::path::Path::new("fuzz.toml"), text, argv) {
-        let _ = cli::Cli::try_parse_from(merged);
+    let path = std::path::Path::new("fuzz.toml");
+    if let Ok(merged) = file::merge_keyed(path, text, argv) {
+        if let Err(e) = cli::Cli::try_parse_from(&merged.argv) {
+            let _ = file::explain(path, &merged, &e);
+        }
+        let _ = merged.name_key(path, text);
     }
 });

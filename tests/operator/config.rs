@@ -116,32 +116,74 @@ fn flags_win_over_the_file() -> common::Outcome {
 }
 
 fn unknown_keys_and_bad_values_are_named() -> common::Outcome {
+    // Every error is "FILE: section.key: what is wrong" (the path is the test's own).
+    let mine = "[mine]\npool = [\"stratum+tcp://127.0.0.1:9\"]\nuser = \"u\"\n";
     for (name, text, expected) in [
-        ("unknown", "[mine]\nfoo = 1\n", "unknown key `mine.foo`"),
-        ("section", "[mining]\npool = 1\n", "unknown key `mining`"),
-        ("top", "colour = true\n", "unknown key `colour`"),
+        (
+            "unknown",
+            "[mine]\nfoo = 1\n".to_string(),
+            ": mine.foo: unknown key",
+        ),
+        (
+            "typo",
+            "[mine]\nkernal = \"avx2\"\n".into(),
+            ": mine.kernal: unknown key (did you mean `kernel`?)",
+        ),
+        (
+            "section",
+            "[mining]\npool = 1\n".into(),
+            ": mining: unknown key (did you mean `mine`?)",
+        ),
+        ("top", "colour = true\n".into(), ": colour: unknown key"),
+        // Testing aids are not config keys.
+        (
+            "hidden",
+            "[mine]\nnonces_per_roll = 7\n".into(),
+            ": mine.nonces_per_roll: unknown key",
+        ),
+        (
+            "hidden2",
+            "[mine]\nshare_bits = \"1d00ffff\"\n".into(),
+            ": mine.share_bits: unknown key",
+        ),
+        (
+            "verbose",
+            "verbose = 7\n".into(),
+            ": verbose: must be 0 to 3, or true",
+        ),
         (
             "bad",
-            "[mine]\npool = [\"stratum+tcp://127.0.0.1:9\"]\nuser = \"u\"\nthreads = \"many\"\n",
-            "key `threads`",
+            format!("{mine}threads = \"many\"\n"),
+            ": mine.threads: invalid value \"many\"",
+        ),
+        (
+            "kernel",
+            format!("{mine}kernel = \"avx9\"\n"),
+            ": mine.kernel: unknown CPU kernel \"avx9\"",
+        ),
+        (
+            "seconds",
+            "[bench]\nseconds = 1e9\n".into(),
+            ": bench.seconds: must be more than 0",
         ),
         (
             "url",
-            "[mine]\npool = [\"http://127.0.0.1:9\"]\nuser = \"u\"\n",
-            "unknown scheme",
+            "[mine]\npool = [\"http://127.0.0.1:9\"]\nuser = \"u\"\n".into(),
+            ": mine.pool: ",
         ),
         (
             "type",
-            "[mine]\npool = [{a = 1}]\nuser = \"u\"\n",
-            "key `mine.pool`: expected a string or a number",
+            "[mine]\npool = [{a = 1}]\nuser = \"u\"\n".into(),
+            ": mine.pool: expected a string or a number",
         ),
-        ("syntax", "[mine\n", "config"),
+        ("syntax", "[mine\n".into(), ": TOML parse error"),
     ] {
-        let path = write(name, text);
+        let expected = format!("{}{expected}", write(name, "").display());
+        let path = write(name, &text);
         let (code, said) = check(&path);
         assert_eq!(code, Some(2), "{name}: {said}");
         assert!(
-            said.contains(expected),
+            said.contains(&expected),
             "{name}: {expected:?} not in {said}"
         );
         // The same file given to a run is refused the same way, before anything starts.
