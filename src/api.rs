@@ -456,6 +456,19 @@ fn summary(state: &State) -> Value {
         "pool_in_use": in_use,
         "dropped": Stats::get(&s.dropped),
         "api_connections_refused": state.refused.load(Ordering::Relaxed),
+        "version": env!("CARGO_PKG_VERSION"),
+        "reject_percent": crate::stats::percent(Stats::get(&s.rejected), Stats::get(&s.accepted)),
+        "hashrate_effective": s.effective_hashrate(),
+        "best_share": s.best_share(),
+        "network_difficulty": s.network_difficulty(),
+        // Seconds to a block on average at the 5 s rate (the average one before there is
+        // one; null: never, at 0 H/s).
+        "expected_block_s": Some(s.expected_block_seconds(
+            Some(recent.iter().sum::<f64>())
+                .filter(|r| *r > 0.0)
+                .unwrap_or_else(|| average.iter().sum::<f64>()),
+        ))
+        .filter(|t| t.is_finite()),
     })
 }
 
@@ -507,6 +520,8 @@ fn pools(state: &State) -> Value {
                     "connects": Stats::get(&p.connects),
                     "failovers": Stats::get(&p.failovers),
                     "effective_hashrate": p.effective_hashrate(up),
+                    "reject_percent": p.reject_percent(),
+                    "best_share": p.best_share(),
                     "submit_ms_mean": mean.as_secs_f64() * 1000.0,
                     "submit_ms_max": max.as_secs_f64() * 1000.0,
                 })
@@ -614,6 +629,33 @@ fn metrics(state: &State) -> String {
         difficulty,
     );
     registry.register("pool_failovers", "Times mining left the pool", failovers);
+    let pool_best = Family::<PoolLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for p in s.pools() {
+        pool_best
+            .get_or_create(&PoolLabel {
+                pool: p.url.clone(),
+            })
+            .set(p.best_share());
+    }
+    registry.register(
+        "pool_best_share_difficulty",
+        "Highest difficulty a verified solution for the pool reached",
+        pool_best,
+    );
+    let best: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
+    best.set(s.best_share());
+    registry.register(
+        "best_share_difficulty",
+        "Highest difficulty any verified solution reached",
+        best,
+    );
+    let network: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
+    network.set(s.network_difficulty());
+    registry.register(
+        "network_difficulty",
+        "Network difficulty of the work being mined",
+        network,
+    );
     let solutions = Family::<Vec<(String, String)>, Counter>::default();
     for (result, n) in [
         ("accepted", Stats::get(&s.accepted)),

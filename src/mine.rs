@@ -184,6 +184,9 @@ pub fn run_with(
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Event::Source(SourceEvent::Work(work))) => {
                     stats.set_work(&work.id);
+                    stats.set_network_difficulty(crate::chain::target::target_difficulty(
+                        &work.block_target(),
+                    ));
                     dispatcher.publish(work)
                 }
                 Ok(Event::Source(SourceEvent::Withdraw)) => {
@@ -243,6 +246,9 @@ pub fn run_with(
     looping.drain(&dispatcher, &rx, Duration::ZERO);
     // The last block stays on the screen; the summary goes below it.
     drop(status);
+    for line in stats.human_summary(stats.pools().is_empty()) {
+        crate::elog!("{line}");
+    }
     crate::elog!("{}", stats.summary_line());
     for line in stats.pool_lines() {
         crate::elog!("{line}");
@@ -365,6 +371,10 @@ impl Loop<'_> {
                     return;
                 }
             };
+        self.stats.record_share(
+            crate::chain::target::target_difficulty(&bitcoin::Target::from_le_bytes(share.digest)),
+            found.work.pool,
+        );
         if found.work.one_block && hash_meets(&share.digest, &found.work.block_target()) {
             self.solved = Some(Arc::clone(&found.work));
         }

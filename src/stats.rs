@@ -19,6 +19,71 @@ pub fn format_hashrate(rate: f64) -> String {
     format!("{value:.2} {}", UNITS[unit])
 }
 
+/// A difficulty for people: 0.0047, 12.3k, 4.56M, 1.23T (SI steps of 1000).
+pub fn format_difficulty(d: f64) -> String {
+    if !d.is_finite() || d <= 0.0 {
+        return "-".into();
+    }
+    if d < 1e-3 {
+        return format!("{d:.3e}");
+    }
+    if d < 1000.0 {
+        let digits = if d >= 100.0 {
+            0
+        } else if d >= 1.0 {
+            2
+        } else {
+            4
+        };
+        return format!("{d:.digits$}");
+    }
+    const UNITS: [&str; 7] = ["", "k", "M", "G", "T", "P", "E"];
+    let mut value = d;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.2}{}", UNITS[unit])
+}
+
+/// A duration for people: 45s, 12m, 3.5h, 2.1d, 4.2y.
+pub fn format_duration(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return "never".into();
+    }
+    let (value, unit) = if seconds < 60.0 {
+        (seconds, "s")
+    } else if seconds < 3600.0 {
+        (seconds / 60.0, "m")
+    } else if seconds < 86_400.0 {
+        (seconds / 3600.0, "h")
+    } else if seconds < 365.25 * 86_400.0 {
+        (seconds / 86_400.0, "d")
+    } else {
+        (seconds / (365.25 * 86_400.0), "y")
+    };
+    if value < 10.0 && unit != "s" {
+        format!("{value:.1}{unit}")
+    } else {
+        format!("{value:.0}{unit}")
+    }
+}
+
+/// "12:04:05" (hours can exceed 24).
+pub fn format_clock(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Raises a non-negative f64 held as bits to `value` if that is higher (such floats order
+/// as their bits do).
+fn raise(bits: &AtomicU64, value: f64) {
+    if value.is_finite() && value > 0.0 {
+        bits.fetch_max(value.to_bits(), Ordering::Relaxed);
+    }
+}
+
 /// Per-backend hash counts sampled about once a second (ten minutes of them): the 5 s
 /// rates, sparklines and charts of the status block and the monitoring API.
 #[derive(Debug, Default)]
@@ -157,6 +222,8 @@ pub struct PoolStats {
     max_submit_nanos: AtomicU64,
     /// The share difficulty of the work being mined (f64 bits).
     difficulty: AtomicU64,
+    /// The highest difficulty a verified solution for this pool reached (f64 bits).
+    best_share: AtomicU64,
     /// Sum of the difficulties of accepted shares (f64; for the effective hash rate).
     accepted_difficulty: Mutex<f64>,
     rejected_by_reason: Mutex<BTreeMap<String, u64>>,
@@ -178,6 +245,7 @@ impl PoolStats {
             submit_nanos: AtomicU64::new(0),
             max_submit_nanos: AtomicU64::new(0),
             difficulty: AtomicU64::new(0),
+            best_share: AtomicU64::new(0),
             accepted_difficulty: Mutex::new(0.0),
             rejected_by_reason: Mutex::new(BTreeMap::new()),
         }
@@ -190,6 +258,16 @@ impl PoolStats {
 
     pub fn difficulty(&self) -> f64 {
         f64::from_bits(self.difficulty.load(Ordering::Relaxed))
+    }
+
+    /// The highest difficulty a verified solution for this pool reached (0 before any).
+    pub fn best_share(&self) -> f64 {
+        f64::from_bits(self.best_share.load(Ordering::Relaxed))
+    }
+
+    /// The rejected share as a percentage of those answered (0 when none).
+    pub fn reject_percent(&self) -> f64 {
+        percent(Stats::get(&self.rejected), Stats::get(&self.accepted))
     }
 
     /// A share of `difficulty` was accepted.
@@ -286,6 +364,20 @@ pub struct Stats {
     nominal: AtomicU64,
     /// The id of the work being mined (a block height, a pool's job).
     work: Mutex<String>,
+    /// The highest difficulty any verified solution reached (f64 bits).
+    best_share: AtomicU64,
+    /// The network difficulty of the work being mined (f64 bits; 0 before any work).
+    network_difficulty: AtomicU64,
+}
+
+/// `part` as a percentage of `part + rest` (0 when both are 0).
+pub fn percent(part: u64, rest: u64) -> f64 {
+    let all = part + rest;
+    if all == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / all as f64
+    }
 }
 
 impl Stats {
@@ -317,7 +409,127 @@ impl Stats {
             pools: OnceLock::new(),
             nominal: AtomicU64::new(0),
             work: Mutex::new(String::new()),
+            best_share: AtomicU64::new(0),
+            network_difficulty: AtomicU64::new(0),
         }
+    }
+
+    /// A verified solution of `difficulty` (for `pool`, if a pool's): the best share so far?
+    pub fn record_share(&self, difficulty: f64, pool: Option<usize>) {
+        raise(&self.best_share, difficulty);
+        if let Some(p) = pool.and_then(|i| self.pools().get(i)) {
+            raise(&p.best_share, difficulty);
+        }
+    }
+
+    /// The highest difficulty any verified solution reached (0 before any).
+    pub fn best_share(&self) -> f64 {
+        f64::from_bits(self.best_share.load(Ordering::Relaxed))
+    }
+
+    pub fn set_network_difficulty(&self, difficulty: f64) {
+        if difficulty.is_finite() && difficulty >= 0.0 {
+            self.network_difficulty
+                .store(difficulty.to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// The network difficulty of the work being mined (0 before any work).
+    pub fn network_difficulty(&self) -> f64 {
+        f64::from_bits(self.network_difficulty.load(Ordering::Relaxed))
+    }
+
+    /// Seconds to a block on average at `rate` H/s (infinite at 0 H/s or before any work).
+    pub fn expected_block_seconds(&self, rate: f64) -> f64 {
+        let d = self.network_difficulty();
+        if d <= 0.0 || rate <= 0.0 {
+            f64::INFINITY
+        } else {
+            d * 4_294_967_296.0 / rate
+        }
+    }
+
+    /// Effective hash rate of all pools together (from accepted shares' difficulties).
+    pub fn effective_hashrate(&self) -> f64 {
+        let up = self.uptime();
+        self.pools().iter().map(|p| p.effective_hashrate(up)).sum()
+    }
+
+    /// The summary at exit, for people: time, rates, shares with the reject rate, best
+    /// share, blocks, errors; a line per pool and per device. (The raw counters follow it,
+    /// and are in `/v1/summary`.)
+    pub fn human_summary(&self, solo: bool) -> Vec<String> {
+        let up = self.uptime();
+        let secs = up.as_secs_f64().max(1e-9);
+        let average = self.hashes() as f64 / secs;
+        let accepted = Self::get(&self.accepted);
+        let rejected = Self::get(&self.rejected);
+        let mut lines = vec![format!(
+            "ran {} on {} device(s)",
+            format_clock(up),
+            self.backends.len()
+        )];
+        let mut rate = format!("  hash rate   {} average", format_hashrate(average));
+        if !self.pools().is_empty() {
+            rate += &format!(
+                ", {} effective (accepted shares)",
+                format_hashrate(self.effective_hashrate())
+            );
+        }
+        lines.push(rate);
+        lines.push(format!(
+            "  {:<12}accepted {accepted}, rejected {rejected} ({:.1}%), stale {}",
+            if solo { "solutions" } else { "shares" },
+            percent(rejected, accepted),
+            Self::get(&self.stale),
+        ));
+        lines.push(format!(
+            "  best share  {}{}",
+            format_difficulty(self.best_share()),
+            if solo && self.network_difficulty() > 0.0 {
+                format!(
+                    " (network difficulty {}; a block every {} on average at {})",
+                    format_difficulty(self.network_difficulty()),
+                    format_duration(self.expected_block_seconds(average)),
+                    format_hashrate(average)
+                )
+            } else {
+                String::new()
+            }
+        ));
+        lines.push(format!(
+            "  blocks      {} | hardware errors {}",
+            Self::get(&self.blocks),
+            self.hw_errors()
+        ));
+        for (i, p) in self.pools().iter().enumerate() {
+            lines.push(format!(
+                "  pool {i} {}: accepted {} rejected {} ({:.1}%) stale {} | best {} | {} effective | connects {} failovers {}",
+                p.url,
+                Self::get(&p.accepted),
+                Self::get(&p.rejected),
+                p.reject_percent(),
+                Self::get(&p.stale),
+                format_difficulty(p.best_share()),
+                format_hashrate(p.effective_hashrate(up)),
+                Self::get(&p.connects),
+                Self::get(&p.failovers),
+            ));
+        }
+        for b in &self.backends {
+            lines.push(format!(
+                "  device {}: {} average, hardware errors {}{}",
+                b.name,
+                format_hashrate(Self::get(&b.hashes) as f64 / secs),
+                Self::get(&b.hw_errors),
+                if b.failed.load(Ordering::Relaxed) {
+                    " (failed)"
+                } else {
+                    ""
+                },
+            ));
+        }
+        lines
     }
 
     /// Registers a pool source's pools (once; later calls are ignored).
@@ -455,6 +667,41 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn difficulties_and_durations_for_people() {
+        assert_eq!(format_difficulty(0.0046565), "0.0047");
+        assert_eq!(format_difficulty(12.345), "12.35");
+        assert_eq!(format_difficulty(123_456.0), "123.46k");
+        assert_eq!(format_difficulty(1.5e14), "150.00T");
+        assert_eq!(format_difficulty(f64::INFINITY), "-");
+        assert_eq!(format_difficulty(0.0), "-");
+        assert_eq!(format_difficulty(2e-6), "2.000e-6");
+        assert_eq!(format_duration(42.0), "42s");
+        assert_eq!(format_duration(5400.0), "1.5h");
+        assert_eq!(format_duration(3.0 * 365.25 * 86_400.0), "3.0y");
+        assert_eq!(format_duration(f64::INFINITY), "never");
+    }
+
+    #[test]
+    fn best_share_and_expected_block_time() {
+        let s = Stats::new(["cpu".to_string()]);
+        s.register_pools(["p".to_string()]);
+        s.record_share(3.0, Some(0));
+        s.record_share(2.0, None);
+        s.record_share(f64::NAN, Some(0));
+        assert_eq!((s.best_share(), s.pools()[0].best_share()), (3.0, 3.0));
+        s.record_share(7.0, None);
+        assert_eq!((s.best_share(), s.pools()[0].best_share()), (7.0, 3.0));
+        assert!(s.expected_block_seconds(1e6).is_infinite());
+        s.set_network_difficulty(1.0);
+        assert!((s.expected_block_seconds(4_294_967_296.0) - 1.0).abs() < 1e-9);
+        let text = s.human_summary(true).join("\n");
+        assert!(
+            text.contains("best share  7.00 (network difficulty 1.00; a block every"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn rates_over_a_window() {

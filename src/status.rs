@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::stats::{format_hashrate, RateHistory, Stats};
+use crate::stats::{format_clock as clock, format_difficulty, format_hashrate, RateHistory, Stats};
 
 /// One device's row.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,6 +50,10 @@ pub struct Snapshot {
     pub rejected: u64,
     pub stale: u64,
     pub blocks: u64,
+    /// The highest difficulty a verified solution reached (0 before any).
+    pub best_share: f64,
+    /// Solo: the network difficulty, and seconds to a block on average at the 5 s rate.
+    pub solo: Option<(f64, f64)>,
 }
 
 impl Snapshot {
@@ -94,6 +98,14 @@ impl Snapshot {
             rejected: Stats::get(&stats.rejected),
             stale: Stats::get(&stats.stale),
             blocks: Stats::get(&stats.blocks),
+            best_share: stats.best_share(),
+            solo: (stats.pools().is_empty() && stats.network_difficulty() > 0.0).then(|| {
+                let rate: f64 = recent.iter().sum();
+                (
+                    stats.network_difficulty(),
+                    stats.expected_block_seconds(rate),
+                )
+            }),
         }
     }
 }
@@ -113,11 +125,6 @@ pub fn sparkline(values: &[f64]) -> String {
             }
         })
         .collect()
-}
-
-fn clock(d: Duration) -> String {
-    let s = d.as_secs();
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// The block's lines for `s` on a terminal `width` columns wide and `height` rows high: no
@@ -225,7 +232,20 @@ pub fn render(s: &Snapshot, width: usize, height: usize, color: bool) -> Vec<Str
                     s.accepted, s.rejected, s.stale
                 ),
             ),
-            (1, format!("blocks {}", s.blocks)),
+            (1, format!("best {}", format_difficulty(s.best_share))),
+            (2, format!("blocks {}", s.blocks)),
+            (
+                3,
+                s.solo
+                    .map(|(d, t)| {
+                        format!(
+                            "network {} | a block every ~{}",
+                            format_difficulty(d),
+                            crate::stats::format_duration(t)
+                        )
+                    })
+                    .unwrap_or_default(),
+            ),
         ],
         " | ",
         width,
@@ -246,16 +266,6 @@ pub fn render(s: &Snapshot, width: usize, height: usize, color: bool) -> Vec<Str
     lines.extend(rows);
     lines.push(totals);
     lines
-}
-
-fn format_difficulty(d: f64) -> String {
-    if d == 0.0 {
-        "-".into()
-    } else if !(1e-3..1e9).contains(&d) {
-        format!("{d:.3e}")
-    } else {
-        format!("{}", (d * 1e4).round() / 1e4)
-    }
 }
 
 /// The block, redrawn every second on a thread until dropped (then left on the screen).
@@ -374,6 +384,8 @@ mod tests {
             rejected: 1,
             stale: 0,
             blocks: 0,
+            best_share: 1234.5,
+            solo: None,
         }
     }
 
@@ -387,7 +399,7 @@ hashrig 6.18 GH/s | pool stratum+tcp://127.0.0.1:3333 (and 1 failover) | work 0/
   gpu NVIDIA H200 (Vulkan)        6.10 GH/s avg    6.00 GH/s ██████ hw 2
 * pool 0 stratum+tcp://127.0.0.1:3333 | diff 0.0047 | accepted 40 rejected 1 stale 0 | failovers 0
   pool 1 stratum2+tcp://127.0.0.1:34254/9auq | diff - | accepted 0 rejected 0 stale 0 | failovers 0
-  accepted 40 rejected 1 stale 0 | blocks 0";
+  accepted 40 rejected 1 stale 0 | best 1.23k | blocks 0";
         assert_eq!(lines.join("\n"), expected);
     }
 
@@ -410,8 +422,26 @@ hashrig 6.18 GH/s | work 0/1f | up 01:02:03
   gpu NVIDIA H200…    6.10 GH/s avg    6.00 GH/s ██████ hw 2
 * pool 0 | diff 0.0047 | accepted 40 rejected 1 stale 0
   pool 1 | diff - | accepted 0 rejected 0 stale 0
-  accepted 40 rejected 1 stale 0 | blocks 0";
+  accepted 40 rejected 1 stale 0 | best 1.23k | blocks 0";
         assert_eq!(lines.join("\n"), expected);
+    }
+
+    #[test]
+    fn solo_shows_network_difficulty_and_time_to_a_block() {
+        let mut s = snapshot();
+        s.pools.clear();
+        s.solo = Some((1.5e14, 3.0 * 365.25 * 86_400.0));
+        let lines = render(&s, 120, 24, false);
+        assert_eq!(
+            lines.last().unwrap(),
+            "  accepted 40 rejected 1 stale 0 | best 1.23k | blocks 0 | network 150.00T | a block every ~3.0y"
+        );
+        // On a narrow terminal the totals keep the counts first.
+        let narrow = render(&s, 50, 24, false);
+        assert_eq!(
+            narrow.last().unwrap(),
+            "  accepted 40 rejected 1 stale 0 | best 1.23k"
+        );
     }
 
     #[test]

@@ -137,6 +137,34 @@ fn every_view_counts_the_same_shares() -> common::Outcome {
             "{key}: /v1/summary {api_total}, /v1/pools {api_pool}, metrics {scraped} (pool {scraped_pool}), summary {at_exit} (pool {at_exit_pool})\n{stderr}"
         );
     }
+    // Best share: the same in every view, and at least the pool's difficulty.
+    let best = total["best_share"].as_f64().unwrap();
+    assert!(best >= EASY / 10.0, "{total}");
+    assert_eq!(pools[0]["best_share"].as_f64().unwrap(), best);
+    // (The text format keeps 16 significant digits.)
+    let scraped_best = metric(
+        &scrape,
+        "hashrig_pool_best_share_difficulty",
+        ("pool", url.as_str()),
+    );
+    assert!(
+        (scraped_best / best - 1.0).abs() < 1e-12,
+        "{scraped_best} vs {best}"
+    );
+    // The summary for people: the counts and the reject rate.
+    let (a, r) = (
+        total["accepted"].as_u64().unwrap(),
+        total["rejected"].as_u64().unwrap(),
+    );
+    let pct = 100.0 * r as f64 / (a + r) as f64;
+    assert!(
+        stderr.contains(&format!(
+            "  shares      accepted {a}, rejected {r} ({pct:.1}%), stale {}",
+            total["stale"]
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("  best share  "), "{stderr}");
     // The run did what this test is about: some of each.
     for key in ["accepted", "rejected", "stale"] {
         assert!(total[key].as_u64().unwrap() > 0, "no {key} shares: {total}");

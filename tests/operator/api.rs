@@ -339,6 +339,16 @@ fn api_while_solo_mining_on_bcoin() -> common::Outcome {
         "{summary_json}"
     );
     assert_eq!(get(port, "/v1/pools"), None, "the API ended with the run");
+    // Solo: regtest's network difficulty (4.66e-10) and the time to a block at this rate.
+    let network = summary_json["network_difficulty"].as_f64().unwrap();
+    assert!((network - 4.656e-10).abs() < 1e-12, "{summary_json}");
+    let expected = summary_json["expected_block_s"].as_f64().unwrap();
+    assert!(expected > 0.0 && expected < 1.0, "{summary_json}");
+    // Every block beat the network difficulty: so did the best share.
+    assert!(
+        summary_json["best_share"].as_f64().unwrap() >= network,
+        "{summary_json}"
+    );
     Ok(())
 }
 
