@@ -2,27 +2,52 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+const EXAMPLES: &str = "\
+Examples:
+  hashrig bench                                  measure every device against the sha2 baseline
+  hashrig devices                                list the GPUs
+  hashrig mine --pool stratum+tcp://pool.example:3333 --user ACCOUNT.rig1
+  hashrig mine --pool stratum2+tcp://pool.example:34254/AUTHORITY_KEY --user ACCOUNT.rig1
+  hashrig mine --node http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie --payout bc1q...
+  hashrig mine --config hashrig.toml --api 4028  (dashboard on http://127.0.0.1:4028/)
+  hashrig completions bash > /etc/bash_completion.d/hashrig";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "hashrig",
     version,
-    about = "Proof-of-work miner: SHA-256d on CPUs, every winner re-checked with sha2"
+    about = "Proof-of-work miner for GPUs and CPUs: SHA-256d nonce search in WGSL compute \
+             shaders and SIMD CPU kernels, solo or in Stratum v1/V2 pools; every winning hash \
+             re-checked with the reference sha2",
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     /// More log output (-v info, -vv debug).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Logging")]
     pub verbose: u8,
     /// Less log output (-q errors only). RUST_LOG, when set, overrides both.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Logging"
+    )]
     pub quiet: bool,
-    /// Log lines as text or as JSON objects (one per line).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    /// Log lines as text or as JSON records (one per line; then every line is one).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, help_heading = "Logging")]
     pub log_format: LogFormat,
-    /// Write the log to this file (appended) instead of stderr.
-    #[arg(long, value_name = "FILE", global = true)]
+    /// Also write every line, with its time, to this file (appended); log records go there
+    /// instead of the terminal.
+    #[arg(long, value_name = "FILE", global = true, help_heading = "Logging")]
     pub log_file: Option<std::path::PathBuf>,
     /// Read flags from this TOML file (`hashrig config example`); flags given here win.
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        help_heading = "Global options"
+    )]
     pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -39,6 +64,13 @@ pub enum Command {
     /// The config file: `check FILE` (exit 0 when it is valid, 2 when not), `example`.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff) on stdout: `hashrig manpage > hashrig.1`.
+    Manpage,
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,21 +86,28 @@ pub enum ConfigCommand {
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["node", "pool"])))]
+#[command(after_help = MINE_EXAMPLES)]
 pub struct MineArgs {
     /// Solo: the node's JSON-RPC URL, e.g. http://127.0.0.1:8332 (regtest 18443, testnet4
     /// 48332, signet 38332).
-    #[arg(long, value_name = "URL", conflicts_with = "pool")]
+    #[arg(
+        help_heading = "Work source",
+        long,
+        value_name = "URL",
+        conflicts_with = "pool"
+    )]
     pub node: Option<String>,
     /// Pool: stratum+tcp://HOST:PORT or stratum+ssl://HOST:PORT (TLS), or
     /// stratum2+tcp://HOST:PORT/AUTHORITY_KEY; USER[:PASSWORD]@ before HOST gives this pool's
     /// own login. Repeat for failover, best first.
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = "Work source", long, value_name = "URL")]
     pub pool: Vec<String>,
     /// Pool: the worker name to log in with (usually ACCOUNT.WORKER).
-    #[arg(long, value_name = "USER", requires = "pool")]
+    #[arg(help_heading = "Pool", long, value_name = "USER", requires = "pool")]
     pub user: Option<String>,
     /// Pool: the worker's password (or the HASHRIG_POOL_PASSWORD environment variable).
     #[arg(
+        help_heading = "Pool",
         long,
         value_name = "PASSWORD",
         env = "HASHRIG_POOL_PASSWORD",
@@ -77,64 +116,58 @@ pub struct MineArgs {
     )]
     pub password: String,
     /// Pool: trust only this CA (PEM) for stratum+ssl pools, instead of the system roots.
-    #[arg(long, value_name = "FILE", requires = "pool")]
+    #[arg(help_heading = "Pool", long, value_name = "FILE", requires = "pool")]
     pub pool_ca: Option<std::path::PathBuf>,
     /// Pool: exit (status 0) after this many accepted shares.
-    #[arg(long, value_name = "N", requires = "pool")]
+    #[arg(help_heading = "Pool", long, value_name = "N", requires = "pool")]
     pub shares: Option<u64>,
     /// Pool: seconds to connect, and for each answer (subscribe, authorize, a share).
-    #[arg(long, value_name = "S", default_value_t = 30.0)]
+    #[arg(help_heading = "Pool", long, value_name = "S", default_value_t = 30.0)]
     pub pool_timeout: f64,
     /// Pool: seconds without a new job before moving to the next pool.
-    #[arg(long, value_name = "S", default_value_t = 180.0)]
+    #[arg(help_heading = "Pool", long, value_name = "S", default_value_t = 180.0)]
     pub pool_idle: f64,
     /// Pool: seconds between tries of a better pool than the one in use.
-    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    #[arg(help_heading = "Pool", long, value_name = "S", default_value_t = 60.0)]
     pub pool_failback: f64,
     /// Pool: ask for this share difficulty (mining.suggest_difficulty), for pools that
     /// start a CPU at a difficulty it cannot reach.
-    #[arg(long, value_name = "D", requires = "pool")]
+    #[arg(help_heading = "Pool", long, value_name = "D", requires = "pool")]
     pub suggest_difficulty: Option<f64>,
     /// Stratum V2 pool: the channel to open: standard (header-only; devices roll version
     /// bits and ntime) or extended (the coinbase is built here and extranonce rolled too).
-    #[arg(long, value_enum, default_value_t = Sv2Channel::Standard)]
+    #[arg(help_heading = "Pool", long, value_enum, default_value_t = Sv2Channel::Standard)]
     pub sv2_channel: Sv2Channel,
     /// Stratum V2 pool: the nominal hash rate to announce first, e.g. 80M or 6.5G (H/s;
     /// default: measured for half a second). Announced again with UpdateChannel whenever the
     /// measured rate is off by 2x.
-    #[arg(long, value_name = "RATE", requires = "pool")]
+    #[arg(help_heading = "Pool", long, value_name = "RATE", requires = "pool")]
     pub hashrate: Option<String>,
-    /// No live status block: plain periodic lines (also when stderr is not a terminal).
-    #[arg(long)]
-    pub no_tui: bool,
-    /// Serve the monitoring API (JSON, Prometheus /metrics, a dashboard page) on this
-    /// address, e.g. 127.0.0.1:4028.
-    #[arg(long, value_name = "ADDR")]
-    pub api: Option<std::net::SocketAddr>,
-    /// Allow a non-loopback --api address (needs --api-token).
-    #[arg(long, requires = "api")]
-    pub api_allow_remote: bool,
-    /// Bearer token every API request must carry (or HASHRIG_API_TOKEN).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "HASHRIG_API_TOKEN",
-        hide_env_values = true
-    )]
-    pub api_token: Option<String>,
     /// Testing aid: seconds between comparisons of the measured and announced hash rate
     /// (Stratum V2 UpdateChannel).
-    #[arg(long, value_name = "S", default_value_t = 60.0, hide = true)]
+    #[arg(
+        help_heading = "Pool",
+        long,
+        value_name = "S",
+        default_value_t = 60.0,
+        hide = true
+    )]
     pub sv2_update_every: f64,
     /// Pool: follow client.reconnect to another host (a new port on the same host is
     /// always followed).
-    #[arg(long, requires = "pool")]
+    #[arg(help_heading = "Pool", long, requires = "pool")]
     pub pool_redirect: bool,
     /// RPC user (with --rpc-password).
-    #[arg(long, value_name = "USER", requires = "rpc_password")]
+    #[arg(
+        help_heading = "Solo",
+        long,
+        value_name = "USER",
+        requires = "rpc_password"
+    )]
     pub rpc_user: Option<String>,
     /// RPC password (or the HASHRIG_RPC_PASSWORD environment variable).
     #[arg(
+        help_heading = "Solo",
         long,
         value_name = "PASSWORD",
         env = "HASHRIG_RPC_PASSWORD",
@@ -142,44 +175,96 @@ pub struct MineArgs {
     )]
     pub rpc_password: Option<String>,
     /// Bitcoin Core's cookie file (e.g. ~/.bitcoin/regtest/.cookie), re-read on every call.
-    #[arg(long, value_name = "FILE", conflicts_with = "rpc_user")]
+    #[arg(
+        help_heading = "Solo",
+        long,
+        value_name = "FILE",
+        conflicts_with = "rpc_user"
+    )]
     pub rpc_cookie: Option<std::path::PathBuf>,
     /// Pay the block reward to this address (checked against the node's network).
-    #[arg(long, value_name = "ADDRESS")]
+    #[arg(help_heading = "Solo", long, value_name = "ADDRESS")]
     pub payout: Option<String>,
     /// Pay the block reward to this raw output script (hex).
-    #[arg(long, value_name = "HEX")]
+    #[arg(help_heading = "Solo", long, value_name = "HEX")]
     pub payout_script: Option<String>,
     #[command(flatten)]
     pub backends: BackendArgs,
     /// Exit (status 0) after this many blocks are accepted.
-    #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Solo", long, value_name = "N")]
     pub blocks: Option<u64>,
     /// Exit after this many seconds.
-    #[arg(long, value_name = "S")]
+    #[arg(help_heading = "Work source", long, value_name = "S")]
     pub duration: Option<f64>,
     /// Found blocks not yet answered by the node are kept here and retried [default:
     /// hashrig/found-blocks.jsonl in the platform's data directory, e.g.
     /// ~/.local/share/hashrig/ or $XDG_DATA_HOME/hashrig/].
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Solo", long, value_name = "FILE")]
     pub journal: Option<std::path::PathBuf>,
     /// Template polling interval in milliseconds when the node does not long-poll.
-    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    #[arg(help_heading = "Solo", long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub poll_ms: u64,
     /// Seconds a long poll may hang before it is asked again.
-    #[arg(long, value_name = "S", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(help_heading = "Solo", long, value_name = "S", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub longpoll_timeout: u64,
     /// Seconds to wait for one RPC answer.
-    #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(help_heading = "Solo", long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub rpc_timeout: u64,
+    /// No live status block: plain periodic lines (also when stderr is not a terminal).
+    #[arg(help_heading = "Monitoring", long)]
+    pub no_tui: bool,
+    /// Serve the monitoring API (JSON, Prometheus /metrics, a dashboard page) on this
+    /// address: PORT (loopback), localhost:PORT, or IP:PORT.
+    #[arg(help_heading = "Monitoring", long, value_name = "ADDR", value_parser = api_addr)]
+    pub api: Option<std::net::SocketAddr>,
+    /// Allow a non-loopback --api address (needs --api-token).
+    #[arg(help_heading = "Monitoring", long, requires = "api")]
+    pub api_allow_remote: bool,
+    /// Bearer token every API request must carry (or HASHRIG_API_TOKEN).
+    #[arg(
+        help_heading = "Monitoring",
+        long,
+        value_name = "TOKEN",
+        env = "HASHRIG_API_TOKEN",
+        hide_env_values = true
+    )]
+    pub api_token: Option<String>,
     /// Testing aid: take the next roll (version bits, extranonce2) after this many nonces
     /// instead of all 2^32 (so that a CPU rolls version bits within a short test).
-    #[arg(long, value_name = "N", hide = true, value_parser = clap::value_parser!(u64).range(1..=4_294_967_296))]
+    #[arg(help_heading = "Solo", long, value_name = "N", hide = true, value_parser = clap::value_parser!(u64).range(1..=4_294_967_296))]
     pub nonces_per_roll: Option<u64>,
     /// Testing aid: search for this compact target (hex bits) instead of the block's when it
     /// is harder; blocks must still meet the block's own target.
-    #[arg(long, value_name = "HEX", hide = true)]
+    #[arg(help_heading = "Solo", long, value_name = "HEX", hide = true)]
     pub share_bits: Option<String>,
+}
+
+const MINE_EXAMPLES: &str = "\
+Examples:
+  # a Stratum v1 pool, with a failover
+  hashrig mine --pool stratum+tcp://pool.example:3333 --pool stratum+ssl://backup.example:443 --user ACCOUNT.rig1
+  # a Stratum V2 pool (its authority key after the address)
+  hashrig mine --pool stratum2+tcp://pool.example:34254/9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72 --user ACCOUNT.rig1
+  # solo on your own node, for an hour, with the monitoring API and dashboard
+  hashrig mine --node http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie --payout bc1q... --duration 3600 --api 4028
+  # only the first and third GPU
+  hashrig mine --pool stratum+tcp://pool.example:3333 --user ACCOUNT.rig1 --backend gpu --gpu 0,2";
+
+/// `--api`: `4028` and `localhost:4028` are 127.0.0.1:4028; otherwise an IP and a port.
+pub fn api_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::{Ipv4Addr, SocketAddr};
+    let text = text.trim();
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    if let Some(port) = text.strip_prefix("localhost:") {
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| format!("{port:?} is not a port"))?;
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    text.parse()
+        .map_err(|_| "expected PORT, localhost:PORT or IP:PORT (e.g. 4028, 127.0.0.1:4028)".into())
 }
 
 #[derive(Debug, clap::Args)]
@@ -187,6 +272,15 @@ pub struct DevicesArgs {
     /// One JSON array on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -221,6 +315,7 @@ pub enum BackendChoice {
 
 /// Which backends run, shared by `bench` and `mine`.
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Devices")]
 pub struct BackendArgs {
     /// Which backends run.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
@@ -232,8 +327,9 @@ pub struct BackendArgs {
     /// CPU threads (default: every core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub threads: Option<u32>,
-    /// Use only this GPU: its index in `hashrig devices`, or part of its name.
-    #[arg(long, value_name = "INDEX|NAME")]
+    /// Use only these GPUs: indexes in `hashrig devices`, parts of names, or `all`, comma
+    /// separated (`0,2`, `h200`, `all`).
+    #[arg(long, value_name = "LIST")]
     pub gpu: Option<String>,
     /// Target duration of one GPU dispatch in milliseconds (the batch size is tuned to it).
     #[arg(long, value_name = "MS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=10_000))]

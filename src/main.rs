@@ -152,6 +152,28 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Config(cli::ConfigCommand::Check { file }) => config_check(&file),
+        Command::Completions { shell } => {
+            use clap_complete::Shell as S;
+            let shell = match shell {
+                cli::Shell::Bash => S::Bash,
+                cli::Shell::Zsh => S::Zsh,
+                cli::Shell::Fish => S::Fish,
+                cli::Shell::Elvish => S::Elvish,
+                cli::Shell::Powershell => S::PowerShell,
+            };
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut command(), "hashrig", &mut out);
+            hashrig::output::text(&String::from_utf8_lossy(&out));
+            Ok(())
+        }
+        Command::Manpage => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(command())
+                .render(&mut out)
+                .context("rendering the man page")?;
+            hashrig::output::text(&String::from_utf8_lossy(&out));
+            Ok(())
+        }
     }
 }
 
@@ -176,23 +198,41 @@ fn parse_with_config(argv: Vec<std::ffi::OsString>) -> std::result::Result<Cli, 
         },
         None => (argv, None),
     };
-    let parsed = Cli::try_parse_from(&argv).map_err(|e| {
-        let why = path
-            .as_deref()
-            .zip(merged.as_ref())
-            .and_then(|(p, m)| file::explain(p, m, &e));
-        match why {
-            Some(why) => hashrig::elog!("error: {why}"),
-            None => {
-                let _ = e.print();
+    let parsed = command()
+        .try_get_matches_from(&argv)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+        .map_err(|e| {
+            let why = path
+                .as_deref()
+                .zip(merged.as_ref())
+                .and_then(|(p, m)| file::explain(p, m, &e));
+            match why {
+                Some(why) => hashrig::elog!("error: {why}"),
+                None => {
+                    let _ = e.print();
+                }
             }
-        }
-        ExitCode::from(e.exit_code() as u8)
-    })?;
+            ExitCode::from(e.exit_code() as u8)
+        })?;
     if let (Some(path), Some(merged)) = (path, merged) {
         let _ = FROM_FILE.set((path, merged));
     }
     Ok(parsed)
+}
+
+/// `--version`: the version, the commit it was built from, and the features built in.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("HASHRIG_COMMIT"),
+    ")\nfeatures: ",
+    env!("HASHRIG_FEATURES"),
+    "\nalgorithms: sha256d"
+);
+
+/// The command-line definition, with the build facts in `--version`.
+fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command().long_version(LONG_VERSION)
 }
 
 /// The config file and which flags it set: errors about those flags name its keys.

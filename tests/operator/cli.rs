@@ -279,6 +279,180 @@ fn no_graphics_stack_noise_without_a_runtime_dir() -> common::Outcome {
     Ok(())
 }
 
+/// `--help` in sections (work source, pool, solo, devices, monitoring, logging; global flags
+/// last) with examples; `--version` names the commit and the features.
+fn help_has_headings_examples_and_version() -> common::Outcome {
+    let text = |args: &[&str]| {
+        let out = hashrig().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = text(&["--help"]);
+    assert!(top.contains("GPUs and CPUs"), "{top}");
+    assert!(top.contains("Examples:"), "{top}");
+    let mine = text(&["mine", "--help"]);
+    let mut at = 0;
+    for heading in [
+        "Work source:",
+        "Pool:",
+        "Solo:",
+        "Devices:",
+        "Monitoring:",
+        "Logging:",
+        "Global options:",
+        "Examples:",
+    ] {
+        let found = mine[at..]
+            .find(&format!("\n{heading}\n"))
+            .unwrap_or_else(|| panic!("{heading} missing or out of order:\n{mine}"));
+        at += found + 1;
+    }
+    assert!(mine.contains("stratum2+tcp://"), "{mine}");
+    // Testing aids stay out of the help.
+    assert!(!mine.contains("nonces-per-roll"), "{mine}");
+    let version = text(&["--version"]);
+    assert!(version.starts_with("hashrig "), "{version}");
+    assert!(version.contains("(commit "), "{version}");
+    assert!(version.contains("features: "), "{version}");
+    Ok(())
+}
+
+/// Shell completions and the man page come from the same flag definitions.
+fn completions_and_man_page() -> common::Outcome {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = hashrig().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains("--pool") && script.contains("hashrig"),
+            "{shell}"
+        );
+        if shell == "bash" {
+            // It is valid bash.
+            let path =
+                std::env::temp_dir().join(format!("hashrig-compl-{}.bash", std::process::id()));
+            std::fs::write(&path, &script).unwrap();
+            let check = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                check.status.success(),
+                "{}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    let out = hashrig().arg("manpage").output().unwrap();
+    assert!(out.status.success());
+    let man = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        man.contains(".TH hashrig 1") && man.contains(".SH NAME"),
+        "{man}"
+    );
+    assert!(man.contains("completions"), "{man}");
+    Ok(())
+}
+
+/// `--api 4028` and `--api localhost:4028` mean 127.0.0.1:4028.
+fn api_takes_a_port_or_localhost() -> common::Outcome {
+    let pool = common::pool::honest_pool();
+    for form in ["{port}", "localhost:{port}"] {
+        let port = common::bcoin::free_port();
+        let addr = form.replace("{port}", &port.to_string());
+        let mut child = common::miner::spawn(
+            &[
+                "mine",
+                "--pool",
+                &pool.url(),
+                "--user",
+                "u",
+                "--backend",
+                "cpu",
+                "--threads",
+                "1",
+                "--duration",
+                "30",
+                "--api",
+                &addr,
+            ]
+            .map(String::from),
+        );
+        common::miner::wait_for(
+            &format!("the API on --api {addr}"),
+            std::time::Duration::from_secs(20),
+            || {
+                common::bcoin::http(port, "GET", "/v1/summary", "")
+                    .is_ok_and(|b| b.contains("\"accepted\""))
+            },
+        );
+        common::miner::stop(&mut child);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = hashrig()
+        .args([
+            "mine",
+            "--pool",
+            &pool.url(),
+            "--user",
+            "u",
+            "--api",
+            "localhost:http",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--api"));
+    Ok(())
+}
+
+/// `--gpu` takes a list (indexes, parts of names, `all`); an item that picks no adapter is
+/// named in the error.
+fn gpu_takes_a_list() -> common::Outcome {
+    common::gpu_adapter()?;
+    for list in ["0,0", "all", "0,llvmpipe"] {
+        let out = hashrig()
+            .args([
+                "bench",
+                "--backend",
+                "gpu",
+                "--seconds",
+                "0.2",
+                "--gpu",
+                list,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{list}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = hashrig()
+        .args([
+            "bench",
+            "--backend",
+            "gpu",
+            "--seconds",
+            "0.2",
+            "--gpu",
+            "0,77",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no GPU matches \"77\""));
+    Ok(())
+}
+
 /// `bench --sweep`: batch sizes doubling, the kernel time growing with them, a rate each.
 fn bench_sweep_tables_batch_kernel_time_and_rate() -> common::Outcome {
     common::gpu_adapter()?;
@@ -321,6 +495,10 @@ crate::tests!(
     bench_plot_writes_an_svg_with_a_series_per_row,
     bench_plot_paths_are_checked_before_measuring,
     no_graphics_stack_noise_without_a_runtime_dir,
+    help_has_headings_examples_and_version,
+    completions_and_man_page,
+    api_takes_a_port_or_localhost,
+    gpu_takes_a_list,
     bench_json_has_the_documented_fields,
     bench_with_a_forced_kernel_measures_only_that_kernel,
     the_table_names_the_baseline_and_units,

@@ -192,7 +192,7 @@ impl GpuDevice {
             .collect()
     }
 
-    /// Opens the adapters `selector` picks and `keep` accepts, one by one: the outer error says
+    /// Opens the adapters `selector` picks (see [`select`]) and `keep` accepts, one by one: the outer error says
     /// there is no adapter or none matches `selector`, an inner one that this adapter could not
     /// be opened or failed its self-test.
     pub fn open_each(
@@ -204,24 +204,16 @@ impl GpuDevice {
         if adapters.is_empty() {
             return Err(GpuError::NoAdapter);
         }
-        let chosen: Vec<(usize, wgpu::Adapter)> = match selector {
-            None => adapters.into_iter().enumerate().collect(),
-            Some(sel) => {
-                let wanted = sel.trim().to_ascii_lowercase();
-                let picked: Vec<_> = adapters
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, a)| {
-                        wanted.parse::<usize>().ok() == Some(*i)
-                            || a.get_info().name.to_ascii_lowercase().contains(&wanted)
-                    })
-                    .collect();
-                if picked.is_empty() {
-                    return Err(GpuError::NoSuchDevice(sel.to_string()));
-                }
-                picked
-            }
+        let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        let wanted = match selector {
+            None => (0..adapters.len()).collect(),
+            Some(sel) => select(sel, &names).map_err(GpuError::NoSuchDevice)?,
         };
+        let chosen: Vec<(usize, wgpu::Adapter)> = adapters
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| wanted.contains(i))
+            .collect();
         Ok(chosen
             .into_iter()
             .filter(|(i, a)| keep(&info(*i, a)))
@@ -750,8 +742,48 @@ fn make_slot(device: &wgpu::Device, pipeline: &wgpu::ComputePipeline, results_si
     }
 }
 
+/// The adapters (indexes into `names`, in order, once each) a `--gpu` selector picks: a
+/// comma-separated list of indexes (`0,2`), parts of names (`h200`), or `all`. Each item
+/// must pick at least one adapter; the error names the item that picks none.
+pub fn select(selector: &str, names: &[String]) -> Result<Vec<usize>, String> {
+    let mut picked = vec![false; names.len()];
+    for item in selector.split(',').map(str::trim) {
+        let wanted = item.to_ascii_lowercase();
+        let mut any = false;
+        for (i, name) in names.iter().enumerate() {
+            let hit = wanted == "all"
+                || wanted.parse::<usize>().ok() == Some(i)
+                || (wanted.parse::<usize>().is_err()
+                    && !wanted.is_empty()
+                    && name.to_ascii_lowercase().contains(&wanted));
+            if hit {
+                picked[i] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return Err(item.to_string());
+        }
+    }
+    Ok((0..names.len()).filter(|&i| picked[i]).collect())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn gpu_selectors_take_lists_names_and_all() {
+        let names: Vec<String> = ["NVIDIA H200", "NVIDIA H200", "llvmpipe (LLVM 15)"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(super::select("0,2", &names), Ok(vec![0, 2]));
+        assert_eq!(super::select("2, 0,0", &names), Ok(vec![0, 2]));
+        assert_eq!(super::select("h200", &names), Ok(vec![0, 1]));
+        assert_eq!(super::select("all", &names), Ok(vec![0, 1, 2]));
+        assert_eq!(super::select("1,llvm", &names), Ok(vec![1, 2]));
+        assert_eq!(super::select("0,5", &names), Err("5".to_string()));
+        assert_eq!(super::select("0,", &names), Err(String::new()));
+        assert_eq!(super::select("amd", &names), Err("amd".to_string()));
+    }
     use super::*;
 
     #[test]
