@@ -62,7 +62,8 @@ fn out_of_range_durations_are_usage_errors_everywhere() -> common::Outcome {
         .unwrap();
     let said = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(2), "{said}");
-    assert!(said.contains("--duration"), "{said}");
+    // Named as the file's key.
+    assert!(said.contains(".toml: mine.duration: "), "{said}");
     let run = hashrig()
         .args(["mine", "--config"])
         .arg(&path)
