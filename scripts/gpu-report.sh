@@ -48,7 +48,8 @@ bench() {
     label=$1
     shift
     say "== bench $label: $*"
-    if "$BIN" bench --seconds "$SECONDS_PER_ROW" --json "$@" >"$OUT/last.json" 2>>"$report"; then
+    # One round a row: the device time is short (every row still runs several seconds).
+    if "$BIN" bench --seconds "$SECONDS_PER_ROW" --rounds 1 --json "$@" >"$OUT/last.json" 2>>"$report"; then
         printf '{"setting":"%s","report":%s}\n' "$label" "$(tr -d '\n' <"$OUT/last.json")" >>"$jsonl"
         # One line per row: backend, threads, rate, kernel settings.
         python3 -c 'import json, sys

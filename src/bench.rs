@@ -31,8 +31,11 @@ pub struct BenchConfig {
     pub kernel: Option<Kernel>,
     /// Threads for the all-threads row.
     pub threads: usize,
-    /// Measuring time per row.
+    /// Measuring time per row and round.
     pub seconds: f64,
+    /// Rounds: every row is measured once per round, rows interleaved, so that a machine
+    /// that slows down or gets busy shows as spread, not as one row's bias.
+    pub rounds: usize,
     /// Also measure the CPU and every GPU together on one job (`--backend all`).
     pub together: bool,
 }
@@ -57,12 +60,17 @@ pub struct BenchResult {
     pub device: String,
     pub kernel: String,
     pub threads: usize,
+    /// Over every round.
     pub hashes: u64,
     pub seconds: f64,
-    /// Hashes per second.
+    /// Hashes per second: the median of the rounds.
     pub hashrate: f64,
+    /// Each round's rate, in order.
+    pub rounds: Vec<f64>,
+    /// (max - min) / median of the rounds, in percent.
+    pub spread_percent: f64,
     pub hw_errors: u64,
-    /// `hashrate / baseline.hashrate`.
+    /// `hashrate / baseline.hashrate` (medians).
     pub ratio: f64,
 }
 
@@ -73,18 +81,94 @@ pub struct Baseline {
     pub threads: usize,
     pub hashes: u64,
     pub seconds: f64,
+    /// The median of the rounds.
     pub hashrate: f64,
+    pub rounds: Vec<f64>,
+    pub spread_percent: f64,
 }
 
 /// The whole benchmark, as printed with `--json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
     pub algo: String,
+    /// Rounds per row, and seconds per row and round.
+    pub rounds: usize,
+    pub seconds_per_round: f64,
     pub baseline: Baseline,
     pub results: Vec<BenchResult>,
     /// Devices that failed while measured ("gpu NAME: error"); they are left out of the rows
     /// after their failure, the rest is measured.
     pub failures: Vec<String>,
+    /// Why the figures may not be trusted: a busy machine, rows that varied between rounds.
+    pub warnings: Vec<String>,
+}
+
+/// A row's rounds varying more than this (percent) gets a warning.
+pub const NOISY_SPREAD: f64 = 10.0;
+
+/// The median and the spread ((max - min) / median, percent) of `rates`.
+pub fn median_spread(rates: &[f64]) -> (f64, f64) {
+    if rates.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut sorted = rates.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    let spread = if median > 0.0 {
+        100.0 * (sorted[n - 1] - sorted[0]) / median
+    } else {
+        0.0
+    };
+    (median, spread)
+}
+
+/// How busy the machine is before anything is measured: the load average (1 min) and the
+/// share of CPU time other processes took over a quarter second; `None` where unknown.
+pub fn machine_load() -> Option<(f64, f64)> {
+    let load = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let load1: f64 = load.split_whitespace().next()?.parse().ok()?;
+    let ticks = || -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu = stat.lines().next()?.strip_prefix("cpu ")?;
+        let v: Vec<u64> = cpu
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+        Some((v.iter().sum(), idle))
+    };
+    let (t0, i0) = ticks()?;
+    std::thread::sleep(Duration::from_millis(250));
+    let (t1, i1) = ticks()?;
+    let busy = if t1 > t0 {
+        1.0 - (i1 - i0) as f64 / (t1 - t0) as f64
+    } else {
+        0.0
+    };
+    Some((load1, busy.clamp(0.0, 1.0)))
+}
+
+/// The warnings for a machine with `load` (see [`machine_load`]) and `cores` cores.
+pub fn load_warnings(load: Option<(f64, f64)>, cores: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some((load1, busy)) = load {
+        if busy > 0.25 {
+            out.push(format!(
+                "other processes were using {:.0}% of the CPU just before measuring: the figures will be low and noisy",
+                busy * 100.0
+            ));
+        } else if load1 > 0.5 * cores as f64 {
+            out.push(format!(
+                "the load average is {load1:.2} on {cores} cores: the figures may be low and noisy"
+            ));
+        }
+    }
+    out
 }
 
 /// The synthetic job for generation `generation`; `round` varies the header's time so that
@@ -126,10 +210,13 @@ pub fn measure_baseline(seconds: f64) -> Baseline {
         hashes,
         seconds: elapsed,
         hashrate: hashes as f64 / elapsed,
+        rounds: vec![hashes as f64 / elapsed],
+        spread_percent: 0.0,
     }
 }
 
 /// Totals of one measuring loop.
+#[derive(Clone, Copy)]
 struct Measured {
     hashes: u64,
     hw_errors: u64,
@@ -147,6 +234,8 @@ impl Measured {
             hashes: self.hashes,
             seconds: self.seconds,
             hashrate: self.hashes as f64 / self.seconds,
+            rounds: vec![self.hashes as f64 / self.seconds],
+            spread_percent: 0.0,
             hw_errors: self.hw_errors,
             ratio: 0.0,
         }
@@ -344,8 +433,33 @@ fn measure_together(
     ))
 }
 
-/// Runs the benchmark: baseline, the chosen kernels at one thread, then the chosen kernel at
-/// `config.threads`. `progress(row, rows, label, rate)` is called while it runs.
+/// What a row measures.
+enum Row {
+    #[cfg(feature = "gpu")]
+    Gpu(usize),
+    Cpu(Kernel, usize),
+    #[cfg(feature = "gpu")]
+    Together,
+}
+
+/// Adds one round's `result` to the row's totals in `acc`.
+fn add_round(acc: &mut Option<BenchResult>, result: BenchResult) {
+    match acc {
+        None => *acc = Some(result),
+        Some(a) => {
+            a.hashes += result.hashes;
+            a.seconds += result.seconds;
+            a.hw_errors += result.hw_errors;
+            a.rounds.extend(result.rounds);
+            // A GPU's kernel line (batch) as of the last round.
+            a.kernel = result.kernel;
+        }
+    }
+}
+
+/// Runs the benchmark: the baseline, each GPU, the chosen kernels at one thread, the chosen
+/// kernel at `config.threads` (and all together), every row once per round, rows interleaved.
+/// `progress(step, steps, label, rate)` is called while it runs.
 pub fn run(
     config: BenchConfig,
     progress: &mut dyn FnMut(usize, usize, &str, f64),
@@ -356,68 +470,153 @@ pub fn run(
         (true, None) => Kernel::supported(),
     };
     let chosen = config.kernel.unwrap_or_else(Kernel::best);
+    let rounds = config.rounds.max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut warnings = load_warnings(machine_load(), cores);
+
+    #[cfg_attr(not(feature = "gpu"), allow(unused_mut))]
+    let mut rows: Vec<(Row, String)> = Vec::new();
     #[cfg(feature = "gpu")]
-    let gpu_rows = config.gpus.len();
-    #[cfg(not(feature = "gpu"))]
-    let gpu_rows = 0;
-    let rows = 1 + gpu_rows + single.len() + usize::from(config.cpu) + usize::from(config.together);
-
-    progress(1, rows, "sha2 baseline x1", 0.0);
-    let baseline = measure_baseline(config.seconds);
-    progress(1, rows, "sha2 baseline x1", baseline.hashrate);
-
-    let mut results = Vec::with_capacity(rows - 1);
+    let mut backends: Vec<Backend> = Vec::new();
+    #[cfg(feature = "gpu")]
+    for (i, gpu) in config.gpus.into_iter().enumerate() {
+        rows.push((Row::Gpu(i), format!("gpu {}", gpu.info().name)));
+        backends.push(Backend::Gpu(gpu));
+    }
+    for &k in &single {
+        rows.push((Row::Cpu(k, 1), format!("cpu {} x1", k.name())));
+    }
+    if config.cpu {
+        rows.push((
+            Row::Cpu(chosen, config.threads),
+            format!("cpu {} x{}", chosen.name(), config.threads),
+        ));
+    }
+    #[cfg(feature = "gpu")]
+    if config.together && !backends.is_empty() {
+        backends.push(Backend::Cpu(CpuBackend::new(chosen, config.threads)?));
+        rows.push((Row::Together, "all together".to_string()));
+    }
+    let steps = rounds * (rows.len() + 1);
+    let mut step = 0;
+    let mut baseline: Option<Baseline> = None;
+    let mut acc: Vec<Option<BenchResult>> = vec![None; rows.len()];
+    let mut failed = vec![false; rows.len()];
     #[cfg_attr(not(feature = "gpu"), allow(unused_mut))]
     let mut failures = Vec::new();
-    #[cfg(feature = "gpu")]
-    let mut working = Vec::new();
-    #[cfg(feature = "gpu")]
-    for gpu in config.gpus {
-        let row = results.len() + failures.len() + 2;
-        let label = format!("gpu {}", gpu.info().name);
-        match measure_gpu(&gpu, config.seconds, &mut |rate| {
-            progress(row, rows, &label, rate)
-        }) {
-            Ok(mut result) => {
-                result.ratio = result.hashrate / baseline.hashrate;
-                results.push(result);
-                working.push(gpu);
+    for _ in 0..rounds {
+        step += 1;
+        progress(step, steps, "sha2 baseline x1", 0.0);
+        let b = measure_baseline(config.seconds);
+        progress(step, steps, "sha2 baseline x1", b.hashrate);
+        match &mut baseline {
+            None => baseline = Some(b),
+            Some(a) => {
+                a.hashes += b.hashes;
+                a.seconds += b.seconds;
+                a.rounds.extend(b.rounds);
             }
-            Err(e) => failures.push(format!("{label}: {e}")),
+        }
+        for (r, (row, label)) in rows.iter().enumerate() {
+            step += 1;
+            if failed[r] {
+                continue;
+            }
+            let mut report = |rate: f64| progress(step, steps, label, rate);
+            let measured: Result<BenchResult, String> = match row {
+                #[cfg(feature = "gpu")]
+                Row::Gpu(i) => match &backends[*i] {
+                    Backend::Gpu(gpu) => {
+                        measure_gpu(gpu, config.seconds, &mut report).map_err(|e| e.to_string())
+                    }
+                    Backend::Cpu(_) => unreachable!("GPU rows index GPUs"),
+                },
+                // A CPU that cannot run its kernel ends the benchmark (as before rounds).
+                Row::Cpu(kernel, threads) => {
+                    Ok(measure_cpu(*kernel, *threads, config.seconds, &mut report)?)
+                }
+                #[cfg(feature = "gpu")]
+                Row::Together => {
+                    // Without a GPU that failed (reported above) there is no "together".
+                    if failed.iter().any(|f| *f) {
+                        failed[r] = true;
+                        continue;
+                    } else {
+                        measure_together(&backends, config.seconds, &mut report)
+                            .map_err(|e| e.to_string())
+                    }
+                }
+            };
+            match measured {
+                Ok(result) => add_round(&mut acc[r], result),
+                Err(e) => {
+                    failed[r] = true;
+                    failures.push(format!("{label}: {e}"));
+                }
+            }
         }
     }
-    let mut plan: Vec<(Kernel, usize)> = single.iter().map(|&k| (k, 1)).collect();
-    if config.cpu {
-        plan.push((chosen, config.threads));
-    }
-    for (kernel, threads) in plan {
-        let row = results.len() + failures.len() + 2;
-        let label = format!("cpu {} x{threads}", kernel.name());
-        let mut result = measure_cpu(kernel, threads, config.seconds, &mut |rate| {
-            progress(row, rows, &label, rate)
-        })?;
-        result.ratio = result.hashrate / baseline.hashrate;
+    let mut baseline = baseline.expect("at least one round");
+    let (median, spread) = median_spread(&baseline.rounds);
+    baseline.hashrate = median;
+    baseline.spread_percent = spread;
+    let mut results = Vec::new();
+    for (r, result) in acc.into_iter().enumerate() {
+        let Some(mut result) = result.filter(|_| !failed[r]) else {
+            continue;
+        };
+        let (median, spread) = median_spread(&result.rounds);
+        result.hashrate = median;
+        result.spread_percent = spread;
+        result.ratio = median / baseline.hashrate;
         results.push(result);
     }
-    #[cfg(feature = "gpu")]
-    if config.together && !working.is_empty() {
-        let row = results.len() + failures.len() + 2;
-        let mut backends: Vec<Backend> = working.into_iter().map(Backend::Gpu).collect();
-        backends.push(Backend::Cpu(CpuBackend::new(chosen, config.threads)?));
-        match measure_together(&backends, config.seconds, &mut |rate| {
-            progress(row, rows, "all together", rate)
-        }) {
-            Ok(mut result) => {
-                result.ratio = result.hashrate / baseline.hashrate;
-                results.push(result);
-            }
-            Err(e) => failures.push(format!("all together: {e}")),
-        }
+    let noisy: Vec<String> =
+        std::iter::once(("sha2 baseline x1".to_string(), baseline.spread_percent))
+            .chain(results.iter().map(|r| {
+                let kernel = r.kernel.split(' ').next().unwrap_or("");
+                (
+                    format!("{} {kernel} x{}", r.backend, r.threads),
+                    r.spread_percent,
+                )
+            }))
+            .filter(|(_, spread)| rounds > 1 && *spread > NOISY_SPREAD)
+            .map(|(label, spread)| format!("{label} {spread:.0}%"))
+            .collect();
+    if !noisy.is_empty() {
+        warnings.push(format!(
+            "rows that varied by more than {NOISY_SPREAD:.0}% between rounds: {}; the machine is noisy (more --rounds or --seconds, or a quieter machine)",
+            noisy.join(", ")
+        ));
     }
     Ok(BenchReport {
         algo: "sha256d".to_string(),
+        rounds,
+        seconds_per_round: config.seconds,
         baseline,
         results,
         failures,
+        warnings,
     })
+}
+
+#[cfg(test)]
+mod rounds_tests {
+    use super::*;
+
+    #[test]
+    fn median_and_spread() {
+        assert_eq!(median_spread(&[3.0, 1.0, 2.0]), (2.0, 100.0));
+        assert_eq!(median_spread(&[4.0, 2.0]), (3.0, 200.0 / 3.0));
+        assert_eq!(median_spread(&[5.0]), (5.0, 0.0));
+        assert_eq!(median_spread(&[]), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_busy_machine_is_named() {
+        assert!(load_warnings(Some((0.1, 0.05)), 2).is_empty());
+        assert!(load_warnings(Some((3.0, 0.05)), 2)[0].contains("load average is 3.00 on 2 cores"));
+        assert!(load_warnings(Some((0.1, 0.6)), 2)[0].contains("60% of the CPU"));
+        assert!(load_warnings(None, 2).is_empty());
+    }
 }

@@ -360,9 +360,13 @@ pub struct BenchArgs {
     pub algo: Algo,
     #[command(flatten)]
     pub backends: BackendArgs,
-    /// Seconds to measure each row.
-    #[arg(long, value_name = "S", default_value_t = 3.0)]
+    /// Seconds to measure each row in each round.
+    #[arg(long, value_name = "S", default_value_t = 1.0)]
     pub seconds: f64,
+    /// Rounds: every row is measured once per round (rows interleaved); the table shows the
+    /// median and the spread between rounds.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
     /// Print one JSON object on stdout instead of the table.
     #[arg(long)]
     pub json: bool,

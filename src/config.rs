@@ -408,6 +408,7 @@ pub fn bench_config(args: &BenchArgs) -> Result<BenchConfig> {
         kernel: cpu_kernel(b)?,
         threads: spec.threads,
         seconds: args.seconds,
+        rounds: args.rounds as usize,
         together: b.backend == BackendChoice::All,
     })
 }

@@ -323,7 +323,8 @@ gpu_kernel_ms = 50
 api = "127.0.0.1:4028"
 
 [bench]
-seconds = 3.0
+seconds = 1.0
+rounds = 3
 "#;
 
 #[cfg(test)]

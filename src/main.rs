@@ -410,8 +410,11 @@ fn bench_command(args: BenchArgs) -> Result<()> {
             bar.set_position(row as u64);
             bar.set_message(format!("{label}: {}", format_hashrate(rate)));
         }
+        // The plot keeps each row's last round.
         if args.plot.is_some() && rate > 0.0 {
-            if series.last().is_none_or(|(l, _, _)| l != label) {
+            let fresh = series.last().is_none_or(|(l, _, _)| l != label);
+            if fresh {
+                series.retain(|(l, _, _)| l != label);
                 series.push((label.to_string(), std::time::Instant::now(), Vec::new()));
             }
             let (_, start, points) = series.last_mut().expect("pushed above");
@@ -511,29 +514,34 @@ fn print_table(report: &BenchReport) {
     let b = &report.baseline;
     say!("algo: {}   cpu: {}", report.algo, cpu_name());
     say!(
-        "baseline: {}, {} thread: {}",
+        "baseline: {}, {} thread: {} (median of {} rounds of {} s, spread {:.1}%)",
         b.name,
         b.threads,
-        format_hashrate(b.hashrate)
+        format_hashrate(b.hashrate),
+        report.rounds,
+        report.seconds_per_round,
+        b.spread_percent
     );
     say!("");
     say!(
-        "{:<8} {:<12} {:>7} {:>14} {:>12} {:>9}  device",
+        "{:<8} {:<12} {:>7} {:>14} {:>7} {:>12} {:>9}  device",
         "backend",
         "kernel",
         "threads",
         "hash rate",
+        "spread",
         "vs baseline",
         "hw errors"
     );
     for r in &report.results {
         let kernel = r.kernel.split(' ').next().unwrap_or_default();
         say!(
-            "{:<8} {:<12} {:>7} {:>14} {:>11.2}x {:>9}  {}",
+            "{:<8} {:<12} {:>7} {:>14} {:>6.1}% {:>11.2}x {:>9}  {}",
             r.backend,
             kernel,
             r.threads,
             format_hashrate(r.hashrate),
+            r.spread_percent,
             r.ratio,
             r.hw_errors,
             r.device
@@ -543,5 +551,9 @@ fn print_table(report: &BenchReport) {
     for r in report.results.iter().filter(|r| r.kernel.contains(' ')) {
         let name = r.device.split(" (").next().unwrap_or_default();
         say!("  {} {name}: {}", r.backend, r.kernel);
+    }
+    say!("hash rate: the median of the rounds; spread: (max - min) / median");
+    for w in &report.warnings {
+        hashrig::elog!("warning: {w}");
     }
 }

@@ -6,7 +6,16 @@ use common::miner::hashrig;
 
 fn bench_json_has_the_documented_fields() -> common::Outcome {
     let out = hashrig()
-        .args(["bench", "--json", "--seconds", "0.2", "--threads", "2"])
+        .args([
+            "bench",
+            "--json",
+            "--seconds",
+            "0.1",
+            "--rounds",
+            "3",
+            "--threads",
+            "2",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -39,11 +48,31 @@ fn bench_json_has_the_documented_fields() -> common::Outcome {
         assert!(r["device"].as_str().is_some());
         assert!(r["hashes"].as_u64().unwrap() > 0);
         assert!(r["seconds"].as_f64().unwrap() > 0.0);
-        let rate = r["hashrate"].as_f64().unwrap();
-        let expected = r["hashes"].as_f64().unwrap() / r["seconds"].as_f64().unwrap();
-        assert!((rate - expected).abs() <= expected * 1e-9);
         assert_eq!(r["hw_errors"], 0);
     }
+    // Three rounds a row (the baseline too): the rate is their median, the spread their range
+    // over it, and the mean over all rounds lies within.
+    assert_eq!(v["rounds"], 3);
+    for r in results.iter().chain([baseline]) {
+        let mut rounds: Vec<f64> = r["rounds"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no rounds: {r}"))
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(rounds.len(), 3, "{r}");
+        rounds.sort_by(f64::total_cmp);
+        let rate = r["hashrate"].as_f64().unwrap();
+        assert_eq!(rate, rounds[1], "{r}");
+        let spread = r["spread_percent"].as_f64().unwrap();
+        assert!((spread - 100.0 * (rounds[2] - rounds[0]) / rounds[1]).abs() < 1e-9);
+        let mean = r["hashes"].as_f64().unwrap() / r["seconds"].as_f64().unwrap();
+        assert!(
+            mean >= rounds[0] * 0.999 && mean <= rounds[2] * 1.001,
+            "{r}"
+        );
+    }
+    assert!(v["warnings"].is_array());
     Ok(())
 }
 
