@@ -397,10 +397,17 @@ fn respond<B>(state: &State, request: &Request<B>) -> Response<Full<Bytes>> {
             "application/json",
             history(state).to_string(),
         ),
-        "/metrics" => reply(
+        // OpenMetrics to a scraper that asks for it (Prometheus does), else the classic text
+        // format (version 0.0.4) that every other reader takes.
+        "/metrics" if wants_openmetrics(request) => reply(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             metrics(state),
+        ),
+        "/metrics" => reply(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            classic_text(&metrics(state)),
         ),
         "/" | "/index.html" => reply(
             StatusCode::OK,
@@ -554,7 +561,33 @@ fn history(state: &State) -> Value {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeviceLabel {
+    /// The device's position (as in `/v1/devices`).
+    index: String,
+    /// cpu or gpu.
+    backend: String,
+    /// The CPU kernel (avx512, sha-ni, ...) or wgsl.
+    kernel: String,
+    /// The device's full name.
     device: String,
+}
+
+impl DeviceLabel {
+    /// Labels for backend `index` named `name` ("cpu avx512 x2", "gpu NVIDIA H200 (Vulkan)").
+    fn new(index: usize, name: &str) -> DeviceLabel {
+        let mut words = name.split_whitespace();
+        let backend = words.next().unwrap_or("").to_string();
+        let kernel = match backend.as_str() {
+            "cpu" => words.next().unwrap_or("").to_string(),
+            "gpu" => "wgsl".to_string(),
+            _ => String::new(),
+        };
+        DeviceLabel {
+            index: index.to_string(),
+            backend,
+            kernel,
+            device: name.to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -576,9 +609,7 @@ fn metrics(state: &State) -> String {
     let rate = Family::<DeviceLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let hw = Family::<DeviceLabel, Counter>::default();
     for (i, b) in s.backends.iter().enumerate() {
-        let l = DeviceLabel {
-            device: b.name.clone(),
-        };
+        let l = DeviceLabel::new(i, &b.name);
         hashes.get_or_create(&l).inc_by(Stats::get(&b.hashes));
         hw.get_or_create(&l).inc_by(Stats::get(&b.hw_errors));
         rate.get_or_create(&l)
@@ -586,8 +617,8 @@ fn metrics(state: &State) -> String {
     }
     registry.register("hashes", "Hashes computed, per device", hashes);
     registry.register(
-        "hashrate",
-        "Hash rate over the last 5 seconds, per device (H/s)",
+        "hashrate_hashes_per_second",
+        "Hash rate over the last 5 seconds, per device",
         rate,
     );
     registry.register(
@@ -597,6 +628,7 @@ fn metrics(state: &State) -> String {
     );
     let shares = Family::<ShareLabel, Counter>::default();
     let up = Family::<PoolLabel, Gauge>::default();
+    let connected = Family::<PoolLabel, Gauge>::default();
     let difficulty = Family::<PoolLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let failovers = Family::<PoolLabel, Counter>::default();
     for p in s.pools() {
@@ -618,11 +650,19 @@ fn metrics(state: &State) -> String {
         };
         up.get_or_create(&l)
             .set(p.in_use.load(Ordering::Relaxed) as i64);
+        connected
+            .get_or_create(&l)
+            .set(p.connected.load(Ordering::Relaxed) as i64);
         difficulty.get_or_create(&l).set(p.difficulty());
         failovers.get_or_create(&l).inc_by(Stats::get(&p.failovers));
     }
     registry.register("shares", "Shares, by pool and result", shares);
-    registry.register("pool_up", "1 for the pool being mined", up);
+    registry.register("pool_in_use", "1 for the pool being mined", up);
+    registry.register(
+        "pool_connected",
+        "1 while a session with the pool is logged in (in use or not)",
+        connected,
+    );
     registry.register(
         "pool_difficulty",
         "Share difficulty of the pool's job",
@@ -675,6 +715,19 @@ fn metrics(state: &State) -> String {
     let blocks: Counter = Counter::default();
     blocks.inc_by(Stats::get(&s.blocks));
     registry.register("blocks", "Blocks accepted by the node", blocks);
+    let build = Family::<Vec<(String, String)>, Gauge>::default();
+    build
+        .get_or_create(&vec![
+            ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            ("commit".to_string(), env!("HASHRIG_COMMIT").to_string()),
+            ("features".to_string(), env!("HASHRIG_FEATURES").to_string()),
+        ])
+        .set(1);
+    registry.register(
+        "build_info",
+        "hashrig's version, commit and features",
+        build,
+    );
     let uptime: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
     uptime.set(s.uptime().as_secs_f64());
     registry.register("uptime_seconds", "Seconds since the run started", uptime);
@@ -685,12 +738,63 @@ fn metrics(state: &State) -> String {
     out
 }
 
+/// True when the request's Accept header names OpenMetrics.
+fn wants_openmetrics<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get_all(hyper::header::ACCEPT)
+        .iter()
+        .any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.contains("application/openmetrics-text"))
+        })
+}
+
+/// OpenMetrics text as the classic Prometheus text format: a counter's HELP and TYPE name its
+/// `_total` samples, no `# UNIT` and no `# EOF`.
+fn classic_text(openmetrics: &str) -> String {
+    let mut counters = std::collections::HashSet::new();
+    for line in openmetrics.lines() {
+        if let Some(name) = line
+            .strip_prefix("# TYPE ")
+            .and_then(|l| l.strip_suffix(" counter"))
+        {
+            counters.insert(name.to_string());
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let rewritten = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(rewritten.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
 /// The dashboard: one self-contained page (no outside assets) that polls the JSON API.
 const DASHBOARD: &str = include_str!("api/dashboard.html");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classic_text_names_counters_by_their_samples() {
+        let om = "# HELP hashrig_hashes Hashes.\n# TYPE hashrig_hashes counter\nhashrig_hashes_total{device=\"cpu\"} 5\n# TYPE hashrig_up gauge\nhashrig_up 1\n# EOF\n";
+        assert_eq!(
+            classic_text(om),
+            "# HELP hashrig_hashes_total Hashes.\n# TYPE hashrig_hashes_total counter\nhashrig_hashes_total{device=\"cpu\"} 5\n# TYPE hashrig_up gauge\nhashrig_up 1\n"
+        );
+    }
 
     #[test]
     fn remote_rules() {

@@ -216,6 +216,9 @@ pub struct PoolStats {
     pub failovers: AtomicU64,
     /// True while this pool's work is being mined.
     pub in_use: AtomicBool,
+    /// True while a session with this pool is logged in (in use or not: a better pool being
+    /// tried again, one being left).
+    pub connected: AtomicBool,
     /// Submit path: from a backend reporting a share to its line written to the pool.
     submits: AtomicU64,
     submit_nanos: AtomicU64,
@@ -241,6 +244,7 @@ impl PoolStats {
             connects: AtomicU64::new(0),
             failovers: AtomicU64::new(0),
             in_use: AtomicBool::new(false),
+            connected: AtomicBool::new(false),
             submits: AtomicU64::new(0),
             submit_nanos: AtomicU64::new(0),
             max_submit_nanos: AtomicU64::new(0),

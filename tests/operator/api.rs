@@ -11,6 +11,25 @@ use common::miner::{hashrig, run, spawn, stop, summary, summary_field, wait_for}
 use common::pool::{Conn, Pool, EASY};
 use serde_json::{json, Value};
 
+/// A GET with an Accept header; the whole answer (head, lower-cased, and body).
+fn raw_get(port: u16, path: &str, accept: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    match text.split_once("\r\n\r\n") {
+        Some((head, body)) => format!("{}\r\n\r\n{body}", head.to_ascii_lowercase()),
+        None => text,
+    }
+}
+
 fn get(port: u16, path: &str) -> Option<Value> {
     let body = http(port, "GET", path, "").ok()?;
     serde_json::from_str(&body).ok()
@@ -61,6 +80,11 @@ fn api_shapes_and_counters_agree_with_the_summary() -> common::Outcome {
     let pools = get(port, "/v1/pools").unwrap();
     let history = get(port, "/v1/history").unwrap();
     let metrics = http(port, "GET", "/metrics", "").unwrap();
+    let openmetrics = raw_get(
+        port,
+        "/metrics",
+        "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    );
     let page = http(port, "GET", "/", "").unwrap();
     let missing = http(port, "GET", "/nope", "").unwrap();
     stop(&mut child);
@@ -170,11 +194,48 @@ fn api_shapes_and_counters_agree_with_the_summary() -> common::Outcome {
         value("hashrig_solutions_total", Some(("result", "accepted"))),
         3.0
     );
-    assert_eq!(value("hashrig_pool_up", Some(("pool", &pool.url()))), 1.0);
+    assert_eq!(
+        value("hashrig_pool_in_use", Some(("pool", &pool.url()))),
+        1.0
+    );
+    assert_eq!(
+        value("hashrig_pool_connected", Some(("pool", &pool.url()))),
+        1.0
+    );
+    // Devices labelled by backend, kernel and index; the build named.
+    let rate = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "hashrig_hashrate_hashes_per_second")
+        .unwrap_or_else(|| panic!("no hash rate in:\n{metrics}"));
+    assert_eq!(rate.labels.get("backend"), Some("cpu"), "{metrics}");
+    assert_eq!(rate.labels.get("index"), Some("0"), "{metrics}");
+    assert!(
+        rate.labels.get("kernel").is_some_and(|k| !k.is_empty()),
+        "{metrics}"
+    );
+    let build = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "hashrig_build_info")
+        .unwrap_or_else(|| panic!("no build info in:\n{metrics}"));
+    assert_eq!(build.labels.get("version"), Some(env!("CARGO_PKG_VERSION")));
+    assert!(build.labels.get("commit").is_some());
+    // The classic text format unless OpenMetrics is asked for (as Prometheus does).
+    assert!(!metrics.contains("# EOF"), "{metrics}");
+    assert!(
+        metrics.contains("# TYPE hashrig_hashes_total counter"),
+        "{metrics}"
+    );
+    assert!(
+        openmetrics.contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "{openmetrics}"
+    );
+    assert!(openmetrics.trim_end().ends_with("# EOF"), "{openmetrics}");
     assert!(value("hashrig_hashes_total", None) > 0.0);
     assert!(value("hashrig_uptime_seconds", None) > 0.0);
     for name in [
-        "hashrig_hashrate",
+        "hashrig_hashrate_hashes_per_second",
         "hashrig_hardware_errors_total",
         "hashrig_blocks_total",
         "hashrig_pool_difficulty",
@@ -393,7 +454,7 @@ fn api_while_pool_mining_through_the_reference_stack() -> common::Outcome {
     let _ = child.wait_with_output();
     let url = format!("stratum+tcp://127.0.0.1:{}", translator.port);
     assert!(
-        metrics.contains(&format!("hashrig_pool_up{{pool=\"{url}\"}} 1")),
+        metrics.contains(&format!("hashrig_pool_in_use{{pool=\"{url}\"}} 1")),
         "{metrics}"
     );
     Ok(())

@@ -264,6 +264,9 @@ impl Pools {
             Action::Ready => {
                 live.ready_at = Some(Instant::now());
                 Stats::add(&self.pool_stats(pool).connects, 1);
+                self.pool_stats(pool)
+                    .connected
+                    .store(true, Ordering::Relaxed);
                 self.state[pool].untrusted = false;
                 self.resend_orphans(id);
                 self.promote_best();
@@ -521,9 +524,19 @@ impl Pools {
         }
     }
 
+    /// `pool` is connected while one of its sessions (still in the map) has logged in.
+    fn update_connected(&self, pool: usize) {
+        let up = self
+            .sessions
+            .values()
+            .any(|l| l.pool == pool && l.ready_at.is_some());
+        self.pool_stats(pool).connected.store(up, Ordering::Relaxed);
+    }
+
     /// Ends a session that was taken out of the map: the shares it still waited for are
     /// reported (`why` they have no answer); nothing more is sent.
     fn close_session(&self, live: &mut Live, why: &str) {
+        self.update_connected(live.pool);
         live.session.close(why);
         for action in live.session.take_actions() {
             if let Action::Share {
@@ -629,6 +642,7 @@ impl Pools {
                 if let Some(conn) = &l.conn {
                     conn.close();
                 }
+                self.update_connected(l.pool);
             }
         }
         let Some(l) = active.and_then(|id| self.sessions.get_mut(&id)) else {
