@@ -529,6 +529,8 @@ fn pools(state: &State) -> Value {
                     "effective_hashrate": p.effective_hashrate(up),
                     "reject_percent": p.reject_percent(),
                     "best_share": p.best_share(),
+                    "connected": p.connected.load(Ordering::Relaxed),
+                    "last_share_s": p.last_share_age().map(|d| d.as_secs_f64()),
                     "submit_ms_mean": mean.as_secs_f64() * 1000.0,
                     "submit_ms_max": max.as_secs_f64() * 1000.0,
                 })

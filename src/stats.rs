@@ -230,6 +230,8 @@ pub struct PoolStats {
     /// Sum of the difficulties of accepted shares (f64; for the effective hash rate).
     accepted_difficulty: Mutex<f64>,
     rejected_by_reason: Mutex<BTreeMap<String, u64>>,
+    /// When the pool last accepted a share.
+    last_accepted: Mutex<Option<Instant>>,
 }
 
 impl PoolStats {
@@ -252,6 +254,7 @@ impl PoolStats {
             best_share: AtomicU64::new(0),
             accepted_difficulty: Mutex::new(0.0),
             rejected_by_reason: Mutex::new(BTreeMap::new()),
+            last_accepted: Mutex::new(None),
         }
     }
 
@@ -262,6 +265,14 @@ impl PoolStats {
 
     pub fn difficulty(&self) -> f64 {
         f64::from_bits(self.difficulty.load(Ordering::Relaxed))
+    }
+
+    /// How long ago the pool last accepted a share (`None` before the first).
+    pub fn last_share_age(&self) -> Option<Duration> {
+        self.last_accepted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|t| t.elapsed())
     }
 
     /// The highest difficulty a verified solution for this pool reached (0 before any).
@@ -277,6 +288,7 @@ impl PoolStats {
     /// A share of `difficulty` was accepted.
     pub fn accept(&self, difficulty: f64) {
         Stats::add(&self.accepted, 1);
+        *self.last_accepted.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         *self
             .accepted_difficulty
             .lock()
