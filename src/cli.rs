@@ -9,7 +9,7 @@ Examples:
   hashrig mine --pool stratum+tcp://pool.example:3333 --user ACCOUNT.rig1
   hashrig mine --pool stratum2+tcp://pool.example:34254/AUTHORITY_KEY --user ACCOUNT.rig1
   hashrig mine --node http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie --payout bc1q...
-  hashrig mine --config hashrig.toml --api 4028  (dashboard on http://127.0.0.1:4028/)
+  hashrig mine --config hashrig.toml --api 8420  (dashboard on http://127.0.0.1:8420/)
   hashrig completions bash > /etc/bash_completion.d/hashrig";
 
 #[derive(Debug, Parser)]
@@ -246,11 +246,11 @@ Examples:
   # a Stratum V2 pool (its authority key after the address)
   hashrig mine --pool stratum2+tcp://pool.example:34254/9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72 --user ACCOUNT.rig1
   # solo on your own node, for an hour, with the monitoring API and dashboard
-  hashrig mine --node http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie --payout bc1q... --duration 3600 --api 4028
+  hashrig mine --node http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie --payout bc1q... --duration 3600 --api 8420
   # only the first and third GPU
   hashrig mine --pool stratum+tcp://pool.example:3333 --user ACCOUNT.rig1 --backend gpu --gpu 0,2";
 
-/// `--api`: `4028` and `localhost:4028` are 127.0.0.1:4028; otherwise an IP and a port.
+/// `--api`: `8420` and `localhost:8420` are 127.0.0.1:8420; otherwise an IP and a port.
 pub fn api_addr(text: &str) -> Result<std::net::SocketAddr, String> {
     use std::net::{Ipv4Addr, SocketAddr};
     let text = text.trim();
@@ -264,7 +264,7 @@ pub fn api_addr(text: &str) -> Result<std::net::SocketAddr, String> {
         return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
     }
     text.parse()
-        .map_err(|_| "expected PORT, localhost:PORT or IP:PORT (e.g. 4028, 127.0.0.1:4028)".into())
+        .map_err(|_| "expected PORT, localhost:PORT or IP:PORT (e.g. 8420, 127.0.0.1:8420)".into())
 }
 
 #[derive(Debug, clap::Args)]

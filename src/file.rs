@@ -320,7 +320,7 @@ backend = "auto"
 gpu_kernel_ms = 50
 
 # The monitoring API (off unless given): JSON, Prometheus /metrics and a dashboard at /.
-api = "127.0.0.1:4028"
+api = "127.0.0.1:8420"
 
 [bench]
 seconds = 1.0
