@@ -434,12 +434,28 @@ fn bench_command(args: BenchArgs) -> Result<()> {
     }
     if let (Some(path), Some(file)) = (&args.plot, plot_file) {
         drop(file);
+        // The baseline is drawn as its median, a line; the rows as measured.
         let series: Vec<hashrig::plot::Series> = series
             .into_iter()
+            .filter(|(label, _, _)| !label.starts_with("sha2 baseline"))
             .map(|(label, _, points)| hashrig::plot::Series { label, points })
             .collect();
-        hashrig::plot::write_svg(path, &series)
-            .map_err(|e| anyhow::anyhow!("--plot {}: {e}", path.display()))?;
+        let note = format!(
+            "{}, {}, hashrig {} commit {}, {} round(s) of {} s a row (the last one drawn)",
+            cpu_name(),
+            hashrig::output::timestamp().get(..10).unwrap_or(""),
+            env!("CARGO_PKG_VERSION"),
+            env!("HASHRIG_COMMIT"),
+            report.rounds,
+            report.seconds_per_round
+        );
+        hashrig::plot::write_svg(
+            path,
+            &series,
+            Some(("sha2", report.baseline.hashrate)),
+            &note,
+        )
+        .map_err(|e| anyhow::anyhow!("--plot {}: {e}", path.display()))?;
         hashrig::elog!("plot written to {}", path.display());
     }
     // The rows that could be measured are out; a device that failed still fails the run.

@@ -238,6 +238,39 @@ fn bench_plot_writes_an_svg_with_a_series_per_row() -> common::Outcome {
         .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
         .count();
     assert_eq!(series, rows + 1, "{rows} rows and the baseline");
+    // The baseline is a horizontal line (its median), named in the legend.
+    let flat = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("2"))
+        .any(|n| {
+            let ys: Vec<&str> = n
+                .attribute("points")
+                .unwrap_or("")
+                .split_whitespace()
+                .filter_map(|p| p.split(',').nth(1))
+                .collect();
+            ys.len() == 2 && ys[0] == ys[1]
+        });
+    assert!(flat, "no baseline line:\n{text}");
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_string()))
+        .collect();
+    assert!(texts.iter().any(|t| t.ends_with("(baseline)")), "{texts:?}");
+    // Machine, date and commit under the chart.
+    let note = texts
+        .iter()
+        .find(|t| t.contains(" commit "))
+        .unwrap_or_else(|| panic!("no note: {texts:?}"));
+    let dated = note.split([' ', ',']).any(|w| {
+        let b = w.as_bytes();
+        b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && w.chars().filter(char::is_ascii_digit).count() == 8
+    });
+    assert!(dated, "no date in {note:?}");
     let _ = std::fs::remove_file(&path);
     Ok(())
 }
