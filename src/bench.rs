@@ -523,11 +523,11 @@ pub fn run(
                 continue;
             }
             let mut report = |rate: f64| progress(step, steps, label, rate);
-            let measured: Result<BenchResult, String> = match row {
+            let measured: Result<BenchResult, BenchError> = match row {
                 #[cfg(feature = "gpu")]
                 Row::Gpu(i) => match &backends[*i] {
                     Backend::Gpu(gpu) => {
-                        measure_gpu(gpu, config.seconds, &mut report).map_err(|e| e.to_string())
+                        measure_gpu(gpu, config.seconds, &mut report).map_err(BenchError::from)
                     }
                     Backend::Cpu(_) => unreachable!("GPU rows index GPUs"),
                 },
@@ -543,7 +543,6 @@ pub fn run(
                         continue;
                     } else {
                         measure_together(&backends, config.seconds, &mut report)
-                            .map_err(|e| e.to_string())
                     }
                 }
             };

@@ -250,8 +250,17 @@ Examples:
   # only the first and third GPU
   hashrig mine --pool stratum+tcp://pool.example:3333 --user ACCOUNT.rig1 --backend gpu --gpu 0,2";
 
+/// A `--api` value that is not an address.
+#[derive(Debug, thiserror::Error)]
+pub enum AddrError {
+    #[error("{0:?} is not a port")]
+    Port(String),
+    #[error("expected PORT, localhost:PORT or IP:PORT (e.g. 8420, 127.0.0.1:8420)")]
+    Form,
+}
+
 /// `--api`: `8420` and `localhost:8420` are 127.0.0.1:8420; otherwise an IP and a port.
-pub fn api_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+pub fn api_addr(text: &str) -> Result<std::net::SocketAddr, AddrError> {
     use std::net::{Ipv4Addr, SocketAddr};
     let text = text.trim();
     if let Ok(port) = text.parse::<u16>() {
@@ -260,11 +269,10 @@ pub fn api_addr(text: &str) -> Result<std::net::SocketAddr, String> {
     if let Some(port) = text.strip_prefix("localhost:") {
         let port = port
             .parse::<u16>()
-            .map_err(|_| format!("{port:?} is not a port"))?;
+            .map_err(|_| AddrError::Port(port.to_string()))?;
         return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
     }
-    text.parse()
-        .map_err(|_| "expected PORT, localhost:PORT or IP:PORT (e.g. 8420, 127.0.0.1:8420)".into())
+    text.parse().map_err(|_| AddrError::Form)
 }
 
 #[derive(Debug, clap::Args)]

@@ -207,7 +207,7 @@ impl GpuDevice {
         let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
         let wanted = match selector {
             None => (0..adapters.len()).collect(),
-            Some(sel) => select(sel, &names).map_err(GpuError::NoSuchDevice)?,
+            Some(sel) => select(sel, &names)?,
         };
         let chosen: Vec<(usize, wgpu::Adapter)> = adapters
             .into_iter()
@@ -745,7 +745,7 @@ fn make_slot(device: &wgpu::Device, pipeline: &wgpu::ComputePipeline, results_si
 /// The adapters (indexes into `names`, in order, once each) a `--gpu` selector picks: a
 /// comma-separated list of indexes (`0,2`), parts of names (`h200`), or `all`. Each item
 /// must pick at least one adapter; the error names the item that picks none.
-pub fn select(selector: &str, names: &[String]) -> Result<Vec<usize>, String> {
+pub fn select(selector: &str, names: &[String]) -> Result<Vec<usize>, GpuError> {
     let mut picked = vec![false; names.len()];
     for item in selector.split(',').map(str::trim) {
         let wanted = item.to_ascii_lowercase();
@@ -762,7 +762,7 @@ pub fn select(selector: &str, names: &[String]) -> Result<Vec<usize>, String> {
             }
         }
         if !any {
-            return Err(item.to_string());
+            return Err(GpuError::NoSuchDevice(item.to_string()));
         }
     }
     Ok((0..names.len()).filter(|&i| picked[i]).collect())
@@ -775,14 +775,20 @@ mod tests {
         let names: Vec<String> = ["NVIDIA H200", "NVIDIA H200", "llvmpipe (LLVM 15)"]
             .map(String::from)
             .to_vec();
-        assert_eq!(super::select("0,2", &names), Ok(vec![0, 2]));
-        assert_eq!(super::select("2, 0,0", &names), Ok(vec![0, 2]));
-        assert_eq!(super::select("h200", &names), Ok(vec![0, 1]));
-        assert_eq!(super::select("all", &names), Ok(vec![0, 1, 2]));
-        assert_eq!(super::select("1,llvm", &names), Ok(vec![1, 2]));
-        assert_eq!(super::select("0,5", &names), Err("5".to_string()));
-        assert_eq!(super::select("0,", &names), Err(String::new()));
-        assert_eq!(super::select("amd", &names), Err("amd".to_string()));
+        assert_eq!(super::select("0,2", &names).ok(), Some(vec![0, 2]));
+        assert_eq!(super::select("2, 0,0", &names).ok(), Some(vec![0, 2]));
+        assert_eq!(super::select("h200", &names).ok(), Some(vec![0, 1]));
+        assert_eq!(super::select("all", &names).ok(), Some(vec![0, 1, 2]));
+        assert_eq!(super::select("1,llvm", &names).ok(), Some(vec![1, 2]));
+        assert!(
+            matches!(super::select("0,5", &names), Err(super::GpuError::NoSuchDevice(i)) if i == "5")
+        );
+        assert!(
+            matches!(super::select("0,", &names), Err(super::GpuError::NoSuchDevice(i)) if i.is_empty())
+        );
+        assert!(
+            matches!(super::select("amd", &names), Err(super::GpuError::NoSuchDevice(i)) if i == "amd")
+        );
     }
     use super::*;
 
