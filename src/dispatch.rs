@@ -196,7 +196,7 @@ impl Dispatcher {
         if self.clamped.swap(asked.to_bits(), Ordering::Relaxed) != asked.to_bits() {
             crate::elog!(
                 "work {}: difficulty {asked:.3e} would make {} find over {} solutions a second; searching at difficulty {:.3e} instead (harder hashes still count)",
-                crate::output::clip(&work.id, 80),
+                crate::ui::output::clip(&work.id, 80),
                 crate::stats::format_hashrate(self.hash_rate()),
                 self.max_solution_rate,
                 target_difficulty(&floor),

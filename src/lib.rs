@@ -6,19 +6,15 @@
 //! [`verify`] (the only place a [`verify::Share`] is made) -> back to the source, which submits.
 
 pub mod algo;
-pub mod api;
 pub mod backend;
 pub mod bench;
 pub mod chain;
 pub mod dispatch;
 pub mod job;
 pub mod mine;
-pub mod output;
-pub mod plot;
 pub mod secret;
 pub mod source;
 pub mod stats;
-pub mod status;
-pub mod terminal;
+pub mod ui;
 pub mod verify;
 pub mod work;

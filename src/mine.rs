@@ -34,7 +34,9 @@ pub enum MineError {
     #[error("no backend to mine with")]
     NoBackends,
     #[error(transparent)]
-    Api(#[from] crate::api::ApiError),
+    Api(#[from] crate::ui::api::ApiError),
+    #[error(transparent)]
+    Cgminer(#[from] crate::ui::api::cgminer::CgminerError),
 }
 
 /// When a run ends by itself.
@@ -85,7 +87,9 @@ pub fn run(
 #[derive(Clone, Debug, Default)]
 pub struct Extras {
     /// The monitoring API.
-    pub api: Option<crate::api::ApiConfig>,
+    pub api: Option<crate::ui::api::ApiConfig>,
+    /// cgminer's API.
+    pub cgminer: Option<crate::ui::api::cgminer::CgminerConfig>,
     /// The live status block (`Some(colour)`), instead of the periodic rate line.
     pub status: Option<bool>,
 }
@@ -104,8 +108,17 @@ pub fn run_with(
     let stats = Arc::new(Stats::new(backends.iter().map(Backend::name)));
     let _api = match extras.api.as_ref() {
         Some(config) => {
-            let api = crate::api::start(config, Arc::clone(&stats), source.describe())?;
+            let api = crate::ui::api::start(config, Arc::clone(&stats), source.describe())?;
             crate::elog!("monitoring API on http://{}/", api.addr);
+            Some(api)
+        }
+        None => None,
+    };
+    let _cgminer = match extras.cgminer.as_ref() {
+        Some(config) => {
+            let api =
+                crate::ui::api::cgminer::start(config, Arc::clone(&stats), source.describe())?;
+            crate::elog!("cgminer's API on {} (JSON over TCP)", api.addr);
             Some(api)
         }
         None => None,
@@ -140,7 +153,7 @@ pub fn run_with(
     );
     let status = extras
         .status
-        .map(|colour| crate::status::start(Arc::clone(&stats), source.describe(), colour));
+        .map(|colour| crate::ui::status::start(Arc::clone(&stats), source.describe(), colour));
     let names: Vec<String> = backends.iter().map(Backend::name).collect();
     crate::elog!("mining on {} with {}", source.describe(), names.join(", "));
     let running = match source.start(link) {
@@ -336,7 +349,9 @@ impl Loop<'_> {
         if dispatcher.is_stale(&found) {
             Stats::add(&self.stats.stale, 1);
             if let Some(pool) = found.work.pool.and_then(|i| self.stats.pools().get(i)) {
-                Stats::add(&pool.stale, 1);
+                pool.stale(crate::chain::target::target_difficulty(
+                    &found.work.share_target,
+                ));
             }
             tracing::info!(
                 "stale solution of work {} dropped (newer clean work)",
@@ -457,14 +472,14 @@ impl Loop<'_> {
                 if o.block {
                     Stats::add(&s.blocks, 1);
                 }
-                crate::output::line(format_args!("accepted {}", o.what));
+                crate::ui::output::line(format_args!("accepted {}", o.what));
             }
             OutcomeKind::Rejected(reason) => {
                 Stats::add(&s.rejected, 1);
-                crate::output::line(format_args!(
+                crate::ui::output::line(format_args!(
                     "rejected {}: {}",
                     o.what,
-                    crate::output::clip(reason, 200)
+                    crate::ui::output::clip(reason, 200)
                 ));
             }
             OutcomeKind::Stale(reason) => {
@@ -472,7 +487,7 @@ impl Loop<'_> {
                 if o.quiet {
                     tracing::info!("stale {}: {reason}", o.what);
                 } else {
-                    crate::output::line(format_args!("stale {}: {reason}", o.what));
+                    crate::ui::output::line(format_args!("stale {}: {reason}", o.what));
                 }
             }
             OutcomeKind::Kept(reason) => {

@@ -227,8 +227,13 @@ pub struct PoolStats {
     difficulty: AtomicU64,
     /// The highest difficulty a verified solution for this pool reached (f64 bits).
     best_share: AtomicU64,
-    /// Sum of the difficulties of accepted shares (f64; for the effective hash rate).
+    /// Sums of the difficulties of accepted, rejected and stale shares (cgminer's
+    /// "Difficulty Accepted/Rejected/Stale"; the accepted one gives the effective hash rate).
     accepted_difficulty: Mutex<f64>,
+    rejected_difficulty: Mutex<f64>,
+    stale_difficulty: Mutex<f64>,
+    /// The difficulty of the last share answered (f64 bits).
+    last_share_difficulty: AtomicU64,
     rejected_by_reason: Mutex<BTreeMap<String, u64>>,
     /// When the pool last accepted a share.
     last_accepted: Mutex<Option<Instant>>,
@@ -253,6 +258,9 @@ impl PoolStats {
             difficulty: AtomicU64::new(0),
             best_share: AtomicU64::new(0),
             accepted_difficulty: Mutex::new(0.0),
+            rejected_difficulty: Mutex::new(0.0),
+            stale_difficulty: Mutex::new(0.0),
+            last_share_difficulty: AtomicU64::new(0),
             rejected_by_reason: Mutex::new(BTreeMap::new()),
             last_accepted: Mutex::new(None),
         }
@@ -289,10 +297,31 @@ impl PoolStats {
     pub fn accept(&self, difficulty: f64) {
         Stats::add(&self.accepted, 1);
         *self.last_accepted.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        *self
-            .accepted_difficulty
-            .lock()
-            .expect("no panic while held") += difficulty;
+        add_difficulty(&self.accepted_difficulty, difficulty);
+        self.last_share_difficulty
+            .store(difficulty.to_bits(), Ordering::Relaxed);
+    }
+
+    /// A share of `difficulty` was stale (not sent: its job was replaced or its session
+    /// lost; or the pool called it stale).
+    pub fn stale(&self, difficulty: f64) {
+        Stats::add(&self.stale, 1);
+        add_difficulty(&self.stale_difficulty, difficulty);
+    }
+
+    /// (accepted, rejected, stale): the sums of the shares' difficulties.
+    pub fn difficulty_sums(&self) -> (f64, f64, f64) {
+        let get = |m: &Mutex<f64>| *m.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            get(&self.accepted_difficulty),
+            get(&self.rejected_difficulty),
+            get(&self.stale_difficulty),
+        )
+    }
+
+    /// The difficulty of the last share the pool answered (0 before any).
+    pub fn last_share_difficulty(&self) -> f64 {
+        f64::from_bits(self.last_share_difficulty.load(Ordering::Relaxed))
     }
 
     /// A share went out `latency` after its backend reported it.
@@ -314,9 +343,12 @@ impl PoolStats {
 
     /// A share was refused for `reason` (the pool's words: clipped, escaped, and counted under
     /// [`OTHER_REASONS`] once [`MAX_REASONS`] distinct ones are kept).
-    pub fn reject(&self, reason: &str) {
+    pub fn reject(&self, reason: &str, difficulty: f64) {
         Stats::add(&self.rejected, 1);
-        let reason = crate::output::clip(reason, MAX_REASON_CHARS);
+        add_difficulty(&self.rejected_difficulty, difficulty);
+        self.last_share_difficulty
+            .store(difficulty.to_bits(), Ordering::Relaxed);
+        let reason = crate::ui::output::clip(reason, MAX_REASON_CHARS);
         let mut reasons = self
             .rejected_by_reason
             .lock()
@@ -344,6 +376,14 @@ impl PoolStats {
             .lock()
             .expect("no panic while held");
         work * 4_294_967_296.0 / elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Adds a share's difficulty to a sum (a value that is not a finite positive number adds
+/// nothing).
+fn add_difficulty(sum: &Mutex<f64>, difficulty: f64) {
+    if difficulty.is_finite() && difficulty > 0.0 {
+        *sum.lock().unwrap_or_else(|p| p.into_inner()) += difficulty;
     }
 }
 
@@ -764,7 +804,10 @@ mod tests {
         s.register_pools(["p".to_string()]);
         let p = &s.pools()[0];
         for i in 0..10_000 {
-            p.reject(&format!("reason {i} \x1b]0;pwned\x07{}", "x".repeat(1000)));
+            p.reject(
+                &format!("reason {i} \x1b]0;pwned\x07{}", "x".repeat(1000)),
+                1.0,
+            );
         }
         let reasons = p.rejected_by_reason();
         assert_eq!(reasons.len(), MAX_REASONS + 1);

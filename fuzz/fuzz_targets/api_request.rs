@@ -14,7 +14,7 @@ thread_local! {
 
 fuzz_target!(|data: &[u8]| {
     let token = data.first().is_some_and(|b| b & 1 == 1);
-    let answer = RUNTIME.with(|rt| hashrig::api::answer_bytes(rt, data, token));
+    let answer = RUNTIME.with(|rt| hashrig::ui::api::answer_bytes(rt, data, token));
     if answer.is_empty() {
         return;
     }

@@ -2,10 +2,10 @@
 //! arguments. Invariants: nothing panics; what merges either parses or is a usage error.
 #![no_main]
 
-#[path = "../../src/cli.rs"]
+#[path = "../../src/cli/args.rs"]
 #[allow(dead_code)]
-mod cli;
-#[path = "../../src/file.rs"]
+mod args;
+#[path = "../../src/cli/file.rs"]
 #[allow(dead_code)]
 mod file;
 
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let path = std::path::Path::new("fuzz.toml");
     if let Ok(merged) = file::merge_keyed(path, text, argv) {
-        if let Err(e) = cli::Cli::try_parse_from(&merged.argv) {
+        if let Err(e) = args::Cli::try_parse_from(&merged.argv) {
             let _ = file::explain(path, &merged, &e);
         }
         let _ = merged.name_key(path, text);

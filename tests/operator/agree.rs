@@ -2,7 +2,8 @@
 //! shares and replaces its job every few milliseconds (so solutions go stale in the miner's
 //! own loop and in the session), the exit summary's totals equal its per-pool lines, and at
 //! one moment (the pool then stops giving work anyone can meet, so the counts freeze)
-//! `/v1/summary`, `/v1/pools` and `/metrics` agree with each other and with the summary.
+//! `/v1/summary`, `/v1/pools` and `/metrics` agree with each other and with the summary; and
+//! cgminer's API, read by a client written for cgminer (pyasic's), says the same.
 
 use crate::common;
 
@@ -64,24 +65,44 @@ fn metric(scrape: &prometheus_parse::Scrape, name: &str, label: (&str, &str)) ->
         .unwrap_or_else(|| panic!("{name} {label:?} not scraped"))
 }
 
-fn every_view_counts_the_same_shares() -> common::Outcome {
+/// What every view said at one moment after the counts froze, and the run's stderr.
+struct Frozen {
+    total: Value,
+    pools: Value,
+    metrics: String,
+    /// pyasic's answers (when `--api-cgminer` was served).
+    cgminer: Option<Value>,
+    stderr: String,
+    url: String,
+}
+
+/// Mines against the churning pool until its counts freeze, then reads every view (and
+/// cgminer's API through `client`, a Python with pyasic, when given).
+fn frozen_run(client: Option<&str>) -> Frozen {
     let pool = Pool::start(churning);
     let port = free_port();
-    let mut child = spawn(&[
-        "mine".into(),
-        "--pool".into(),
-        pool.url(),
-        "--user".into(),
-        "agree".into(),
-        "--backend".into(),
-        "cpu".into(),
-        "--threads".into(),
-        "1".into(),
-        "--api".into(),
-        format!("127.0.0.1:{port}"),
-        "--duration".into(),
-        "60".into(),
-    ]);
+    let cgminer_port = free_port();
+    let mut args: Vec<String> = [
+        "mine",
+        "--pool",
+        &pool.url(),
+        "--user",
+        "agree",
+        "--backend",
+        "cpu",
+        "--threads",
+        "1",
+        "--api",
+        &format!("127.0.0.1:{port}"),
+        "--duration",
+        "60",
+    ]
+    .map(String::from)
+    .to_vec();
+    if client.is_some() {
+        args.extend(["--api-cgminer".into(), format!("127.0.0.1:{cgminer_port}")]);
+    }
+    let mut child = spawn(&args);
     wait_for(
         "the frozen difficulty in the API",
         Duration::from_secs(30),
@@ -97,6 +118,22 @@ fn every_view_counts_the_same_shares() -> common::Outcome {
     let total = get(port, "/v1/summary");
     let pools = get(port, "/v1/pools");
     let metrics = http(port, "GET", "/metrics", "").unwrap();
+    let cgminer = client.map(|python| {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/operator/cgminer_client.py"
+        );
+        let out = std::process::Command::new(python)
+            .args([script, &cgminer_port.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pyasic's client failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    });
     let again = get(port, "/v1/summary");
     stop(&mut child);
     let out = child.wait_with_output().unwrap();
@@ -108,10 +145,28 @@ fn every_view_counts_the_same_shares() -> common::Outcome {
             "{key} still moving: {total} {again}"
         );
     }
+    Frozen {
+        total,
+        pools,
+        metrics,
+        cgminer,
+        stderr,
+        url: pool.url(),
+    }
+}
+
+fn every_view_counts_the_same_shares() -> common::Outcome {
+    let Frozen {
+        total,
+        pools,
+        metrics,
+        stderr,
+        url,
+        ..
+    } = frozen_run(None);
     let scrape =
         prometheus_parse::Scrape::parse(metrics.lines().map(|l| Ok(l.to_string()))).unwrap();
     let line = summary(&stderr);
-    let url = pool.url();
     for key in ["accepted", "rejected", "stale"] {
         let api_total = total[key].as_f64().unwrap();
         let api_pool = pools[0][key].as_f64().unwrap();
@@ -172,4 +227,108 @@ fn every_view_counts_the_same_shares() -> common::Outcome {
     Ok(())
 }
 
-crate::tests!(every_view_counts_the_same_shares);
+/// The Python with pyasic that `.ci/run` installs (or `HASHRIG_PYASIC_PYTHON`).
+fn pyasic() -> Result<String, common::Skip> {
+    let python = std::env::var("HASHRIG_PYASIC_PYTHON").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/hashrig/pyasic/bin/python")
+    });
+    let found = std::process::Command::new(&python)
+        .args(["-c", "import pyasic.rpc.cgminer"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        Ok(python)
+    } else {
+        Err(common::skip(format!(
+            "no pyasic (cgminer's API client) at {python}: .ci/run installs it, or set HASHRIG_PYASIC_PYTHON"
+        )))
+    }
+}
+
+/// cgminer's API read by pyasic's cgminer client at the frozen moment: cgminer's field names,
+/// the same counts as `/v1/summary` and `/v1/pools`, the joined command, a refused `quit`.
+fn cgminer_api_agrees_through_a_cgminer_client() -> common::Outcome {
+    let python = pyasic()?;
+    let f = frozen_run(Some(&python));
+    let c = f.cgminer.unwrap();
+    let (total, pools) = (&f.total, &f.pools);
+    assert_eq!(c["version"]["VERSION"][0]["API"], "3.7", "{c}");
+    assert_eq!(c["config"]["CONFIG"][0]["Pool Count"], 1, "{c}");
+    assert_eq!(c["config"]["CONFIG"][0]["CPU Count"], 1, "{c}");
+    let s = &c["summary"]["SUMMARY"][0];
+    assert_eq!(c["summary"]["STATUS"][0]["STATUS"], "S", "{c}");
+    for (ours, theirs) in [
+        ("accepted", "Accepted"),
+        ("rejected", "Rejected"),
+        ("stale", "Stale"),
+        ("hw_errors", "Hardware Errors"),
+        ("blocks", "Found Blocks"),
+    ] {
+        assert_eq!(
+            s[theirs], total[ours],
+            "summary {theirs} vs /v1/summary {ours}: {c}"
+        );
+    }
+    assert_eq!(
+        s["Best Share"].as_f64().unwrap(),
+        total["best_share"].as_f64().unwrap().floor(),
+        "{c}"
+    );
+    let p = &c["pools"]["POOLS"][0];
+    assert_eq!(p["URL"].as_str(), Some(f.url.as_str()), "{c}");
+    for (ours, theirs) in [
+        ("accepted", "Accepted"),
+        ("rejected", "Rejected"),
+        ("stale", "Stale"),
+    ] {
+        assert_eq!(
+            p[theirs], pools[0][ours],
+            "pools {theirs} vs /v1/pools {ours}: {c}"
+        );
+    }
+    assert_eq!(p["Status"], "Alive", "{c}");
+    assert_eq!(p["Stratum Active"], true, "{c}");
+    assert_eq!(p["Work Difficulty"], 1e300, "{c}");
+    // Accepted shares' difficulties add up to what the effective rate is made of.
+    let d_acc = p["Difficulty Accepted"].as_f64().unwrap();
+    assert!(
+        d_acc > 0.0 && s["Difficulty Accepted"].as_f64() == Some(d_acc),
+        "{c}"
+    );
+    let d = &c["devs"]["DEVS"][0];
+    assert_eq!(d["Name"], "CPU", "{c}");
+    assert_eq!(d["Status"], "Alive", "{c}");
+    assert!(d["MHS av"].as_f64().unwrap() > 0.0, "{c}");
+    assert!(d["Total MH"].as_f64().unwrap() > 0.0, "{c}");
+    // summary+devs+pools in one request: each answer under its command's name.
+    let m = &c["multicommand"];
+    assert_eq!(
+        m["summary"][0]["SUMMARY"][0]["Accepted"], total["accepted"],
+        "{c}"
+    );
+    assert_eq!(
+        m["pools"][0]["POOLS"][0]["Rejected"], pools[0]["rejected"],
+        "{c}"
+    );
+    assert_eq!(m["devs"][0]["DEVS"][0]["Name"], "CPU", "{c}");
+    // Read-only: quit is refused in cgminer's words (and the run went on to a clean exit).
+    assert!(
+        c["quit"]
+            .as_str()
+            .unwrap()
+            .contains("Access denied to 'quit' command"),
+        "{c}"
+    );
+    assert!(
+        f.stderr.contains("cgminer's API on 127.0.0.1:"),
+        "{}",
+        f.stderr
+    );
+    Ok(())
+}
+
+crate::tests!(
+    every_view_counts_the_same_shares,
+    cgminer_api_agrees_through_a_cgminer_client
+);

@@ -80,7 +80,7 @@ impl std::str::FromStr for Rotate {
         Rotate::ALL
             .into_iter()
             .find(|r| r.name() == s.trim())
-            .ok_or_else(|| UnknownRotate(crate::output::clip(s, 40)))
+            .ok_or_else(|| UnknownRotate(crate::ui::output::clip(s, 40)))
     }
 }
 

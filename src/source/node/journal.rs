@@ -157,7 +157,7 @@ impl Journal {
             tracing::warn!(
                 "{}: line {line} is not a found block ({}); left as it is",
                 self.path.display(),
-                crate::output::clip(&e, 120)
+                crate::ui::output::clip(&e, 120)
             );
         }
         Ok(blocks)

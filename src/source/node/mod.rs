@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::chain::block::Template;
-use crate::output::clip;
+use crate::ui::output::clip;
 pub use journal::{FoundBlock, Journal, JournalError};
 pub use rpc::{Auth, RpcClient, RpcError};
 pub use solo::{NodeSource, Payout, SoloError};

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::output::clip;
+use crate::ui::output::clip;
 
 /// A JSON-RPC answer, its parts left unparsed (`null` included: `Some("null")`; `None` only
 /// when the field is missing).

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::chain::block::Template;
-use crate::output::clip;
+use crate::ui::output::clip;
 
 /// A template field that is missing or malformed, or a rule hashrig does not implement.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

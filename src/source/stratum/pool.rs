@@ -15,9 +15,9 @@ use super::session::{Action, Phase, Session, ShareResult};
 use super::transport::PoolUrl;
 use super::{context, v1, v2, PoolConfig, StratumOptions};
 use crate::chain::hash_meets;
-use crate::output::clip;
 use crate::source::{Link, Outcome, OutcomeKind, Solution};
 use crate::stats::{PoolStats, Stats};
+use crate::ui::output::clip;
 
 /// The longest wait between tries of a pool.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -305,11 +305,11 @@ impl Pools {
                 OutcomeKind::Accepted
             }
             ShareResult::Rejected(reason) => {
-                p.reject(&reason);
+                p.reject(&reason, difficulty);
                 OutcomeKind::Rejected(clip(&reason, 200))
             }
             ShareResult::Stale(reason) => {
-                Stats::add(&p.stale, 1);
+                p.stale(difficulty);
                 OutcomeKind::Stale(reason)
             }
             ShareResult::Unanswered(reason) => {

@@ -88,7 +88,7 @@ impl std::str::FromStr for PoolUrl {
             other => {
                 return Err(bad(format!(
                     "unknown scheme {:?} (stratum+tcp, stratum+ssl or stratum2+tcp)",
-                    crate::output::clip(other, 40)
+                    crate::ui::output::clip(other, 40)
                 )))
             }
         };
@@ -134,14 +134,15 @@ impl std::str::FromStr for PoolUrl {
         if host.is_empty() || host.contains(['/', ' ', '@']) || host.len() > 253 {
             return Err(bad(format!(
                 "{:?} is not a host name",
-                crate::output::clip(host, 80)
+                crate::ui::output::clip(host, 80)
             )));
         }
-        let port: u16 = port
-            .parse()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| bad(format!("{:?} is not a port", crate::output::clip(port, 20))))?;
+        let port: u16 = port.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+            bad(format!(
+                "{:?} is not a port",
+                crate::ui::output::clip(port, 20)
+            ))
+        })?;
         Ok(PoolUrl {
             tls,
             host: host.to_string(),

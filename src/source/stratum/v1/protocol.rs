@@ -139,7 +139,7 @@ pub fn error_text(error: &Value) -> String {
     clip(&text, 200)
 }
 
-pub use crate::output::clip;
+pub use crate::ui::output::clip;
 
 fn parse_request(method: &str, params: &[Value], id: Value) -> Result<Incoming, ProtocolError> {
     match method {

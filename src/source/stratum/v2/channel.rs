@@ -26,13 +26,13 @@ use stratum_core::parsers_sv2::{CommonMessagesOwned, MiningOwned};
 use super::wire::{message, Frame, FrameError};
 use super::{ChannelKind, REQUIRES_STANDARD_JOBS, REQUIRES_VERSION_ROLLING};
 use crate::chain::{target_difficulty, CompactTarget, Target};
-use crate::output::clip;
 use crate::source::stratum::error::StratumError;
 use crate::source::stratum::session::{Action, Outgoing, Phase, ShareResult, Throttle, WARN_EVERY};
 use crate::source::stratum::v1::protocol::{ProtocolError, EXTRANONCE2_SIZES, VERSION_MASK};
 use crate::source::stratum::v1::session::{held_back, share_name, MAX_PENDING};
 use crate::source::stratum::JobContext;
 use crate::source::Solution;
+use crate::ui::output::clip;
 use crate::work::{BlockTime, MerkleShape, Work};
 
 /// How far ahead of a job's min_ntime a header's time may run (the pool allows two hours).

@@ -33,7 +33,7 @@ impl std::str::FromStr for AuthorityKey {
 
     fn from_str(s: &str) -> Result<Self, KeyError> {
         let bad = |reason: String| KeyError {
-            key: crate::output::clip(s, 80),
+            key: crate::ui::output::clip(s, 80),
             reason,
         };
         let bytes = bitcoin::base58::decode_check(s)

@@ -77,7 +77,7 @@ pub fn decode(ext_type: u16, msg_type: u8, payload: &mut [u8]) -> Result<Frame, 
 }
 
 fn noise<E: std::fmt::Debug>(e: E) -> StratumError {
-    StratumError::Noise(crate::output::clip(&format!("{e:?}"), 200))
+    StratumError::Noise(crate::ui::output::clip(&format!("{e:?}"), 200))
 }
 
 /// The writing half: frames, encrypts and sends messages.

@@ -133,7 +133,7 @@ pub fn sparkline(values: &[f64]) -> String {
 /// the hash rate, a device its rate and errors, a pool its counts); the totals come last and
 /// are always shown. `color` adds ANSI colours.
 pub fn render(s: &Snapshot, width: usize, height: usize, color: bool) -> Vec<String> {
-    use crate::terminal::fit_fields;
+    use crate::ui::terminal::fit_fields;
     let (bold, dim, red, green, reset) = if color {
         ("\x1b[1m", "\x1b[2m", "\x1b[31m", "\x1b[32m", "\x1b[0m")
     } else {
@@ -182,9 +182,9 @@ pub fn render(s: &Snapshot, width: usize, height: usize, color: bool) -> Vec<Str
             if state.is_empty() { "" } else { " " },
         );
         let room = width
-            .saturating_sub(crate::terminal::columns(&rest) + 3)
+            .saturating_sub(crate::ui::terminal::columns(&rest) + 3)
             .clamp(8, 28);
-        let name = crate::terminal::cut(&d.name, room);
+        let name = crate::ui::terminal::cut(&d.name, room);
         rows.push(fit_fields(
             &[
                 (
@@ -256,7 +256,7 @@ pub fn render(s: &Snapshot, width: usize, height: usize, color: bool) -> Vec<Str
         let hidden = rows.len() + 1 - room.max(1);
         rows.truncate(room.saturating_sub(1));
         if room > 0 {
-            rows.push(crate::terminal::cut(
+            rows.push(crate::ui::terminal::cut(
                 &format!("  (+{hidden} more rows: a taller terminal shows them)"),
                 width,
             ));
@@ -280,7 +280,7 @@ impl Drop for Status {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        crate::output::end_block();
+        crate::ui::output::end_block();
     }
 }
 
@@ -304,14 +304,15 @@ pub fn start(stats: Arc<Stats>, source: String, color: bool) -> Status {
                     || resized.swap(false, Ordering::Relaxed)
                 {
                     last = std::time::Instant::now();
-                    let (width, height) = (crate::terminal::width(), crate::terminal::height());
+                    let (width, height) =
+                        (crate::ui::terminal::width(), crate::ui::terminal::height());
                     let lines = render(
                         &Snapshot::take(&stats, &history, &source),
                         width,
                         height,
                         color,
                     );
-                    crate::output::set_block(lines);
+                    crate::ui::output::set_block(lines);
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -319,11 +320,11 @@ pub fn start(stats: Arc<Stats>, source: String, color: bool) -> Status {
             history.sample(&stats);
             let lines = render(
                 &Snapshot::take(&stats, &history, &source),
-                crate::terminal::width(),
-                crate::terminal::height(),
+                crate::ui::terminal::width(),
+                crate::ui::terminal::height(),
                 color,
             );
-            crate::output::set_block(lines);
+            crate::ui::output::set_block(lines);
             #[cfg(unix)]
             if let Some(id) = winch {
                 signal_hook::low_level::unregister(id);
@@ -409,7 +410,7 @@ hashrig 6.18 GH/s | pool stratum+tcp://127.0.0.1:3333 (and 1 failover) | work 0/
             for color in [false, true] {
                 for line in render(&snapshot(), width, 24, color) {
                     assert!(
-                        crate::terminal::columns(&line) <= width,
+                        crate::ui::terminal::columns(&line) <= width,
                         "{width}: {line:?}"
                     );
                 }

@@ -2,10 +2,10 @@
 //! only once every flag has been checked.
 
 use anyhow::Result;
+use clap::Parser;
 
-use crate::cli::{self, BackendChoice, BenchArgs};
-use crate::usage;
-use hashrig::api::ApiConfig;
+use super::args::{self as cli, BackendChoice, BenchArgs, Cli, Command};
+use super::usage;
 use hashrig::backend::cpu::{Kernel, KernelKind};
 use hashrig::backend::{Backend, BackendSpec, Selection};
 use hashrig::bench::BenchConfig;
@@ -15,6 +15,8 @@ use hashrig::source::stratum::transport::tls_config;
 use hashrig::source::stratum::v2::ChannelKind;
 use hashrig::source::stratum::{PoolConfig, PoolUrl, StratumOptions, StratumSource};
 use hashrig::source::Source;
+use hashrig::ui::api::cgminer::CgminerConfig;
+use hashrig::ui::api::ApiConfig;
 
 /// The `--kernel` asked for, checked against this CPU.
 fn cpu_kernel(args: &cli::BackendArgs) -> Result<Option<Kernel>> {
@@ -92,6 +94,7 @@ pub struct MineConfig {
     pub backends: Vec<Backend>,
     pub limits: Limits,
     pub api: Option<ApiConfig>,
+    pub cgminer: Option<CgminerConfig>,
 }
 
 fn seconds(flag: &str, value: f64) -> Result<std::time::Duration> {
@@ -174,21 +177,11 @@ pub fn mine_config(args: &cli::MineArgs) -> Result<MineConfig> {
         }
         None => (Box::new(pool_source(args)?), args.shares),
     };
-    let api = match args.api {
-        Some(addr) => {
-            let config = ApiConfig {
-                addr,
-                token: args.api_token.clone().map(Into::into),
-                allow_remote: args.api_allow_remote,
-            };
-            config.check().map_err(usage)?;
-            Some(config)
-        }
-        None => None,
-    };
+    let (api, cgminer) = monitoring(args)?;
     let spec = backend_spec(&args.backends)?;
     Ok(MineConfig {
         api,
+        cgminer,
         source,
         backends: spec.open()?,
         limits: Limits {
@@ -334,17 +327,41 @@ pub fn check_mine(args: &cli::MineArgs) -> Result<()> {
             pool_source(args)?;
         }
     }
-    if let Some(addr) = args.api {
-        ApiConfig {
-            addr,
-            token: args.api_token.clone().map(Into::into),
-            allow_remote: args.api_allow_remote,
-        }
-        .check()
-        .map_err(usage)?;
-    }
+    monitoring(args)?;
     backend_spec(&args.backends)?;
     Ok(())
+}
+
+/// The monitoring API and cgminer's API, checked (the remote rules).
+fn monitoring(args: &cli::MineArgs) -> Result<(Option<ApiConfig>, Option<CgminerConfig>)> {
+    if args.api_allow_remote && args.api.is_none() && args.api_cgminer.is_none() {
+        return Err(usage("--api-allow-remote is for --api or --api-cgminer"));
+    }
+    let api = match args.api {
+        Some(addr) => {
+            let config = ApiConfig {
+                addr,
+                token: args.api_token.clone().map(Into::into),
+                allow_remote: args.api_allow_remote,
+            };
+            config.check().map_err(usage)?;
+            Some(config)
+        }
+        None => None,
+    };
+    let cgminer = match args.api_cgminer {
+        Some(addr) => {
+            let config = CgminerConfig {
+                addr,
+                allow_remote: args.api_allow_remote,
+                allow: args.api_cgminer_allow.clone(),
+            };
+            config.check().map_err(usage)?;
+            Some(config)
+        }
+        None => None,
+    };
+    Ok((api, cgminer))
 }
 
 type NodeParts = (RpcClient, Payout, Option<hashrig::chain::CompactTarget>);
@@ -411,4 +428,55 @@ pub fn bench_config(args: &BenchArgs) -> Result<BenchConfig> {
         rounds: args.rounds as usize,
         together: b.backend == BackendChoice::All,
     })
+}
+
+/// `hashrig config check FILE`: each section parses as its command's flags and passes the
+/// same checks a run makes (nothing is opened).
+pub fn config_check(path: &std::path::Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let mut checked = Vec::new();
+    for section in ["mine", "bench"] {
+        let merged =
+            super::file::merge(path, vec!["hashrig".into(), section.into()]).map_err(usage)?;
+        let argv = merged.argv.clone();
+        if !table.contains_key(section) {
+            continue;
+        }
+        let cli = Cli::try_parse_from(&argv).map_err(|e| {
+            usage(
+                super::file::explain(path, &merged, &e)
+                    .unwrap_or_else(|| format!("{} [{section}]: {}", path.display(), e.kind()))
+                    + &format!("\n{}", e.render()),
+            )
+        })?;
+        // A bad value is told as the file's key.
+        let keyed = |e: anyhow::Error| usage(merged.name_key(path, &e.to_string()));
+        match cli.command {
+            Command::Mine(args) => check_mine(&args).map_err(keyed)?,
+            Command::Bench(args) => {
+                if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
+                    return Err(keyed(usage(
+                        "--seconds must be more than 0 and at most 3600",
+                    )));
+                }
+                backend_spec(&args.backends).map_err(keyed)?;
+            }
+            _ => {}
+        }
+        checked.push(format!("[{section}]"));
+    }
+    say!(
+        "config {}: ok{}",
+        path.display(),
+        if checked.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", checked.join(", "))
+        }
+    );
+    Ok(())
 }

@@ -34,6 +34,8 @@ use serde_json::{json, Value};
 use crate::secret::Secret;
 use crate::stats::{RateHistory, Stats};
 
+pub mod cgminer;
+
 /// Connections served at once; more are closed as soon as they are accepted.
 pub const MAX_CONNECTIONS: usize = 64;
 /// A request's headers must arrive within this.
@@ -85,20 +87,8 @@ impl ApiConfig {
 
 /// A running API server (stopped and joined when dropped).
 pub struct Api {
-    stop: Arc<tokio::sync::Notify>,
-    stopped: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _server: Server,
     pub addr: SocketAddr,
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        self.stopped.store(true, Ordering::Relaxed);
-        self.stop.notify_one();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// What the API serves about.
@@ -120,8 +110,7 @@ pub fn start(config: &ApiConfig, stats: Arc<Stats>, source: String) -> Result<Ap
         addr: config.addr,
         source,
     };
-    let listener = std::net::TcpListener::bind(config.addr).map_err(bind)?;
-    listener.set_nonblocking(true).map_err(bind)?;
+    let listener = listen(config.addr).map_err(bind)?;
     let addr = listener.local_addr().map_err(bind)?;
     if !config.addr.ip().is_loopback() {
         crate::elog!(
@@ -136,26 +125,78 @@ pub fn start(config: &ApiConfig, stats: Arc<Stats>, source: String) -> Result<Ap
         loopback: config.addr.ip().is_loopback(),
         refused: AtomicU64::new(0),
     });
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let stopped = Arc::new(AtomicBool::new(false));
-    let (stop2, stopped2) = (Arc::clone(&stop), Arc::clone(&stopped));
-    let thread = std::thread::Builder::new()
-        .name("hashrig-api".into())
-        .spawn(move || supervise(listener, state, stop2, stopped2))
-        .map_err(bind)?;
+    let server = Server::spawn("hashrig-api", listener, state).map_err(bind)?;
     Ok(Api {
-        stop,
-        stopped,
-        thread: Some(thread),
+        _server: server,
         addr,
     })
 }
 
+/// A non-blocking listener on `addr`.
+pub(super) fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// What a [`Server`] serves: each accepted connection, and a tick about once a second.
+pub(super) trait Service: Send + Sync + 'static {
+    /// About every 0.9 s (rate samples).
+    fn tick(&self);
+    /// A connection was closed at once: [`MAX_CONNECTIONS`] were open.
+    fn refused(&self);
+    /// Serves one connection (the server ends it after [`CONNECTION_LIFETIME`]).
+    fn serve(
+        self: Arc<Self>,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+}
+
+/// A TCP server on its own thread and current-thread tokio runtime, with the limits above;
+/// stopped and joined when dropped. A panic in it is logged and the server started again on
+/// the same socket: mining never stops for it.
+pub(super) struct Server {
+    stop: Arc<tokio::sync::Notify>,
+    stopped: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.stop.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Server {
+    pub(super) fn spawn<S: Service>(
+        name: &str,
+        listener: std::net::TcpListener,
+        service: Arc<S>,
+    ) -> std::io::Result<Server> {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = Arc::new(AtomicBool::new(false));
+        let (stop2, stopped2) = (Arc::clone(&stop), Arc::clone(&stopped));
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || supervise(listener, service, stop2, stopped2))?;
+        Ok(Server {
+            stop,
+            stopped,
+            thread: Some(thread),
+        })
+    }
+}
+
 /// Runs the server until it is stopped; a panic in it is logged and the server started
 /// again on the same socket.
-fn supervise(
+fn supervise<S: Service>(
     listener: std::net::TcpListener,
-    state: Arc<State>,
+    service: Arc<S>,
     stop: Arc<tokio::sync::Notify>,
     stopped: Arc<AtomicBool>,
 ) {
@@ -167,14 +208,14 @@ fn supervise(
                 return;
             }
         };
-        let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
+        let (service, stop) = (Arc::clone(&service), Arc::clone(&stop));
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_io()
                 .enable_time()
                 .build();
             match runtime {
-                Ok(rt) => rt.block_on(serve(listener, state, stop)),
+                Ok(rt) => rt.block_on(serve(listener, service, stop)),
                 Err(e) => crate::elog!("error: the monitoring API cannot start: {e}"),
             }
         }));
@@ -190,7 +231,11 @@ fn supervise(
     }
 }
 
-async fn serve(listener: std::net::TcpListener, state: Arc<State>, stop: Arc<tokio::sync::Notify>) {
+async fn serve<S: Service>(
+    listener: std::net::TcpListener,
+    service: Arc<S>,
+    stop: Arc<tokio::sync::Notify>,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => return crate::elog!("error: the monitoring API stops: {e}"),
@@ -201,23 +246,19 @@ async fn serve(listener: std::net::TcpListener, state: Arc<State>, stop: Arc<tok
     loop {
         tokio::select! {
             _ = stop.notified() => return,
-            _ = sample.tick() => state
-                .history
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .sample(&state.stats),
+            _ = sample.tick() => service.tick(),
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                         // Full: closed at once (the client sees the connection end).
-                        state.refused.fetch_add(1, Ordering::Relaxed);
+                        service.refused();
                         drop(stream);
                         continue;
                     };
-                    let state = Arc::clone(&state);
+                    let service = Arc::clone(&service);
                     tokio::spawn(async move {
                         let _permit = permit;
-                        let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection(stream, state)).await;
+                        let _ = tokio::time::timeout(CONNECTION_LIFETIME, service.serve(stream, peer)).await;
                     });
                 }
                 Err(e) => {
@@ -231,6 +272,27 @@ async fn serve(listener: std::net::TcpListener, state: Arc<State>, stop: Arc<tok
                 }
             }
         }
+    }
+}
+
+impl Service for State {
+    fn tick(&self) {
+        self.history
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sample(&self.stats);
+    }
+
+    fn refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn serve(
+        self: Arc<Self>,
+        stream: tokio::net::TcpStream,
+        _peer: SocketAddr,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(connection(stream, self))
     }
 }
 
@@ -417,7 +479,7 @@ fn respond<B>(state: &State, request: &Request<B>) -> Response<Full<Bytes>> {
         _ => reply(
             StatusCode::NOT_FOUND,
             "application/json",
-            json!({"error": format!("no such path: {}", crate::output::clip(path, 100))})
+            json!({"error": format!("no such path: {}", crate::ui::output::clip(path, 100))})
                 .to_string(),
         ),
     }
@@ -783,7 +845,7 @@ fn classic_text(openmetrics: &str) -> String {
 }
 
 /// The dashboard: one self-contained page (no outside assets) that polls the JSON API.
-const DASHBOARD: &str = include_str!("api/dashboard.html");
+const DASHBOARD: &str = include_str!("dashboard.html");
 
 #[cfg(test)]
 mod tests {

@@ -31,13 +31,13 @@ impl Block {
         if self.lines.is_empty() {
             return;
         }
-        let now = crate::terminal::width();
+        let now = crate::ui::terminal::width();
         let rows: usize = if now == self.width {
             self.lines.len()
         } else {
             self.lines
                 .iter()
-                .map(|l| crate::terminal::rows(l, now))
+                .map(|l| crate::ui::terminal::rows(l, now))
                 .sum()
         };
         // Up to the block's first row and clear it, then clear from the next row to the end
@@ -52,10 +52,10 @@ impl Block {
 
     /// Draws the lines, each cut to the terminal's width now (a line never wraps).
     fn draw(&mut self, err: &mut impl Write) {
-        self.width = crate::terminal::width();
+        self.width = crate::ui::terminal::width();
         for l in &mut self.lines {
-            if crate::terminal::columns(l) > self.width {
-                *l = crate::terminal::cut(l, self.width);
+            if crate::ui::terminal::columns(l) > self.width {
+                *l = crate::ui::terminal::cut(l, self.width);
             }
             let _ = writeln!(err, "{l}");
         }
@@ -272,7 +272,7 @@ impl Write for LogWriter {
 #[macro_export]
 macro_rules! elog {
     ($($arg:tt)*) => {
-        $crate::output::err(format_args!($($arg)*))
+        $crate::ui::output::err(format_args!($($arg)*))
     };
 }
 

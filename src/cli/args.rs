@@ -217,8 +217,9 @@ pub struct MineArgs {
     /// address: PORT (loopback), localhost:PORT, or IP:PORT.
     #[arg(help_heading = "Monitoring", long, value_name = "ADDR", value_parser = api_addr)]
     pub api: Option<std::net::SocketAddr>,
-    /// Allow a non-loopback --api address (needs --api-token).
-    #[arg(help_heading = "Monitoring", long, requires = "api")]
+    /// Allow a non-loopback --api address (needs --api-token) or --api-cgminer address
+    /// (needs --api-cgminer-allow).
+    #[arg(help_heading = "Monitoring", long)]
     pub api_allow_remote: bool,
     /// Bearer token every API request must carry (or HASHRIG_API_TOKEN).
     #[arg(
@@ -229,6 +230,15 @@ pub struct MineArgs {
         hide_env_values = true
     )]
     pub api_token: Option<String>,
+    /// Answer cgminer's API (JSON over TCP: summary, devs, pools, version, config; read-only),
+    /// the protocol farm monitors speak: PORT (loopback), localhost:PORT or IP:PORT; 4028
+    /// (cgminer's port) when given alone.
+    #[arg(help_heading = "Monitoring", long, value_name = "ADDR", value_parser = api_addr, num_args = 0..=1, default_missing_value = "4028")]
+    pub api_cgminer: Option<std::net::SocketAddr>,
+    /// The addresses answered by a non-loopback --api-cgminer (cgminer's --api-allow), as
+    /// networks or single addresses: 192.168.1.0/24,10.0.0.5.
+    #[arg(help_heading = "Monitoring", long, value_name = "NETS", value_delimiter = ',', value_parser = network, requires = "api_cgminer")]
+    pub api_cgminer_allow: Vec<ipnet::IpNet>,
     /// Testing aid: take the next roll (version bits, extranonce2) after this many nonces
     /// instead of all 2^32 (so that a CPU rolls version bits within a short test).
     #[arg(help_heading = "Solo", long, value_name = "N", hide = true, value_parser = clap::value_parser!(u64).range(1..=4_294_967_296))]
@@ -257,6 +267,16 @@ pub enum AddrError {
     Port(String),
     #[error("expected PORT, localhost:PORT or IP:PORT (e.g. 8420, 127.0.0.1:8420)")]
     Form,
+    #[error("{0:?} is not a network or an address (e.g. 192.168.1.0/24, 10.0.0.5)")]
+    Network(String),
+}
+
+/// A network (`192.168.1.0/24`) or a single address (`10.0.0.5`, as a /32 or /128).
+pub fn network(text: &str) -> Result<ipnet::IpNet, AddrError> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| AddrError::Network(text.to_string()))
 }
 
 /// `--api`: `8420` and `localhost:8420` are 127.0.0.1:8420; otherwise an IP and a port.

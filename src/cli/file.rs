@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
-use crate::cli::Cli;
+use super::args::Cli;
 
 /// What went wrong with a config file.
 /// Each names the file and the key (`hashrig.toml: mine.kernal: unknown key (did you mean
@@ -321,6 +321,8 @@ gpu_kernel_ms = 50
 
 # The monitoring API (off unless given): JSON, Prometheus /metrics and a dashboard at /.
 api = "127.0.0.1:8420"
+# cgminer's API for farm monitors (off unless given; JSON over TCP, read-only).
+# api_cgminer = "127.0.0.1:4028"
 
 [bench]
 seconds = 1.0
