@@ -147,3 +147,23 @@ pub fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `mine` against `pool` as user `u` on one CPU thread, then `extra`: the command line most
+/// operator and hostile tests start from.
+pub fn pool_mine_args(pool: &str, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "mine",
+        "--pool",
+        pool,
+        "--user",
+        "u",
+        "--backend",
+        "cpu",
+        "--threads",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}

@@ -424,24 +424,10 @@ fn api_takes_a_port_or_localhost() -> common::Outcome {
     for form in ["{port}", "localhost:{port}"] {
         let port = common::bcoin::free_port();
         let addr = form.replace("{port}", &port.to_string());
-        let mut child = common::miner::spawn(
-            &[
-                "mine",
-                "--pool",
-                &pool.url(),
-                "--user",
-                "u",
-                "--backend",
-                "cpu",
-                "--threads",
-                "1",
-                "--duration",
-                "30",
-                "--api",
-                &addr,
-            ]
-            .map(String::from),
-        );
+        let mut child = common::miner::spawn(&common::miner::pool_mine_args(
+            &pool.url(),
+            &["--duration", "30", "--api", &addr],
+        ));
         common::miner::wait_for(
             &format!("the API on --api {addr}"),
             std::time::Duration::from_secs(20),

@@ -91,20 +91,7 @@ fn no_tui_and_pipes_get_plain_lines() -> common::Outcome {
     let pool = honest_pool();
     // stderr is a pipe here: no block, no escape codes.
     let out = common::miner::run(
-        &[
-            "mine",
-            "--pool",
-            &pool.url(),
-            "--user",
-            "u",
-            "--backend",
-            "cpu",
-            "--threads",
-            "1",
-            "--shares",
-            "1",
-        ]
-        .map(String::from),
+        &common::miner::pool_mine_args(&pool.url(), &["--shares", "1"]),
         Duration::from_secs(60),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -762,7 +762,9 @@ fn node_pool(views: &Views) -> Reply {
     let s = &views.stats;
     let mut m = Record::default();
     m.insert("POOL", json!(0));
-    m.insert("URL", json!(views.source));
+    // The source reads "node URL (journal FILE)": the URL.
+    let url = views.source.split(" (").next().unwrap_or_default();
+    m.insert("URL", json!(url.strip_prefix("node ").unwrap_or(url)));
     m.insert("Status", json!("Alive"));
     m.insert("Priority", json!(0));
     m.insert("Quota", json!(1));
