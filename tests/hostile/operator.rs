@@ -5,18 +5,10 @@ use common::miner::hashrig;
 
 fn mine(extra: &[&str]) -> std::process::Output {
     hashrig()
-        .args([
-            "mine",
-            "--pool",
+        .args(common::miner::pool_mine_args(
             "stratum+tcp://127.0.0.1:9",
-            "--user",
-            "u",
-            "--backend",
-            "cpu",
-            "--threads",
-            "1",
-        ])
-        .args(extra)
+            extra,
+        ))
         .output()
         .unwrap()
 }
