@@ -6,6 +6,7 @@
 //! protocol, section 5).
 
 pub mod channel;
+pub mod declare;
 pub mod wire;
 
 pub use channel::Channel;
