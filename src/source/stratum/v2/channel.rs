@@ -192,6 +192,10 @@ impl Channel {
                 format!("extension {ext_type:#06x} message {msg_type:#04x}"),
                 now,
             ),
+            Ok(Frame::JobDeclaration(_)) => self.ignored(
+                "a job declaration message on a mining connection".into(),
+                now,
+            ),
         }
     }
 

@@ -321,4 +321,4 @@ impl Declared {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod declare;
+pub mod jd;
 pub mod wire;
 
 pub use channel::Channel;

@@ -7,20 +7,24 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use stratum_core::binary_sv2::{B032Owned, Str0255Owned, U256Owned};
+use stratum_core::binary_sv2::{B016MOwned, B032Owned, Seq064KOwned, Str0255Owned, U256Owned};
 use stratum_core::codec_sv2::{
     self, Decoded, Decrypted, Handshake, NoiseDecoder, NoiseEncoder, TransportDecryptState,
     TransportEncryptState,
 };
 use stratum_core::common_messages_sv2::{Protocol, SetupConnectionOwned};
 use stratum_core::framing_sv2::framing::MessageFrame;
+use stratum_core::job_declaration_sv2::{
+    AllocateMiningJobTokenOwned, DeclareMiningJobOwned, ProvideMissingTransactionsSuccessOwned,
+};
 use stratum_core::mining_sv2::{
-    OpenExtendedMiningChannelOwned, OpenStandardMiningChannelOwned, SubmitSharesExtendedOwned,
-    SubmitSharesStandardOwned, UpdateChannelOwned,
+    OpenExtendedMiningChannelOwned, OpenStandardMiningChannelOwned, SetCustomMiningJobOwned,
+    SubmitSharesExtendedOwned, SubmitSharesStandardOwned, UpdateChannelOwned,
 };
 use stratum_core::noise_sv2::{Initiator, INITIATOR_EXPECTED_HANDSHAKE_MESSAGE_SIZE};
 use stratum_core::parsers_sv2::{
-    AnyMessageOwned, CommonMessages, CommonMessagesOwned, Mining, MiningOwned,
+    AnyMessageOwned, CommonMessages, CommonMessagesOwned, JobDeclaration, JobDeclarationOwned,
+    Mining, MiningOwned,
 };
 
 use super::{AuthorityKey, ChannelKind};
@@ -32,6 +36,8 @@ use crate::source::stratum::transport::dial;
 pub enum Frame {
     Common(CommonMessagesOwned),
     Mining(MiningOwned),
+    /// A Job Declaration message (from a JDS).
+    JobDeclaration(JobDeclarationOwned),
     /// A message of an extension hashrig does not speak (named in the log, skipped).
     Extension {
         ext_type: u16,
@@ -67,6 +73,15 @@ pub fn decode(ext_type: u16, msg_type: u8, payload: &mut [u8]) -> Result<Frame, 
     }
     if ext_type != 0 {
         return Ok(Frame::Extension { ext_type, msg_type });
+    }
+    // Job Declaration messages are 0x50..=0x60; mining ones below 0x50.
+    if (0x50..=0x6f).contains(&msg_type) {
+        let m = JobDeclaration::try_from((msg_type, payload)).map_err(|e| {
+            FrameError(format!(
+                "message type {msg_type:#04x} is not a job declaration message hashrig can decode: {e:?}"
+            ))
+        })?;
+        return Ok(Frame::JobDeclaration(m.into_owned()));
     }
     let m = Mining::try_from((msg_type, payload)).map_err(|e| {
         FrameError(format!(
@@ -228,8 +243,13 @@ pub mod message {
 
     /// SetupConnection for the mining protocol.
     pub fn setup(host: &str, port: u16, flags: u32) -> AnyMessageOwned {
+        setup_for(Protocol::MiningProtocol, host, port, flags)
+    }
+
+    /// SetupConnection for `protocol`.
+    pub fn setup_for(protocol: Protocol, host: &str, port: u16, flags: u32) -> AnyMessageOwned {
         AnyMessageOwned::Common(CommonMessagesOwned::SetupConnection(SetupConnectionOwned {
-            protocol: Protocol::MiningProtocol,
+            protocol,
             min_version: 2,
             max_version: 2,
             flags,
@@ -309,5 +329,40 @@ pub mod message {
             nominal_hash_rate: hash_rate,
             maximum_target: U256Owned::from([0xff; 32]),
         }))
+    }
+
+    /// AllocateMiningJobToken (Job Declaration).
+    pub fn allocate_token(user: &str, request_id: u32) -> AnyMessageOwned {
+        AnyMessageOwned::JobDeclaration(JobDeclarationOwned::AllocateMiningJobToken(
+            AllocateMiningJobTokenOwned {
+                user_identifier: str0255(user),
+                request_id,
+            },
+        ))
+    }
+
+    pub fn declare(m: DeclareMiningJobOwned) -> AnyMessageOwned {
+        AnyMessageOwned::JobDeclaration(JobDeclarationOwned::DeclareMiningJob(m))
+    }
+
+    /// ProvideMissingTransactions.Success; `None` when the transactions do not fit a message
+    /// (65535 of at most 16 MiB each).
+    pub fn provide_missing(request_id: u32, transactions: Vec<Vec<u8>>) -> Option<AnyMessageOwned> {
+        let list = transactions
+            .into_iter()
+            .map(|t| B016MOwned::new(t).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some(AnyMessageOwned::JobDeclaration(
+            JobDeclarationOwned::ProvideMissingTransactionsSuccess(
+                ProvideMissingTransactionsSuccessOwned {
+                    request_id,
+                    transaction_list: Seq064KOwned::new(list).ok()?,
+                },
+            ),
+        ))
+    }
+
+    pub fn set_custom_job(m: SetCustomMiningJobOwned) -> AnyMessageOwned {
+        AnyMessageOwned::Mining(MiningOwned::SetCustomMiningJob(m))
     }
 }

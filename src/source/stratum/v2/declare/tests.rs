@@ -19,7 +19,7 @@ use super::*;
 use crate::chain::block::{check_block, merkle_root};
 
 /// A segwit spend with a witness, unique by `n`.
-fn spend(n: u8, script_len: usize) -> Transaction {
+pub(crate) fn spend(n: u8, script_len: usize) -> Transaction {
     Transaction {
         version: transaction::Version::TWO,
         lock_time: absolute::LockTime::ZERO,
@@ -36,7 +36,7 @@ fn spend(n: u8, script_len: usize) -> Transaction {
     }
 }
 
-fn template(txs: Vec<Transaction>) -> Arc<Template> {
+pub(crate) fn template(txs: Vec<Transaction>) -> Arc<Template> {
     let txids = txs.iter().map(|t| t.compute_txid()).collect();
     Arc::new(Template {
         version: 0x2000_0000,
@@ -59,7 +59,7 @@ fn template(txs: Vec<Transaction>) -> Arc<Template> {
 }
 
 /// A P2WPKH payout (SRI's example pool script) and one 0-valued OP_RETURN, as a JDS sends them.
-fn pool_outputs() -> PoolOutputs {
+pub(crate) fn pool_outputs() -> PoolOutputs {
     let payout = ScriptBuf::from_hex("0014ebe1b7dcc293ccaa0ee743a86f89df8258c208fc").unwrap();
     let note = ScriptBuf::from_hex("6a0b706f6f6c2d6e6f7465").unwrap();
     PoolOutputs::new(vec![
