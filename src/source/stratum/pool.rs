@@ -284,6 +284,10 @@ impl Pools {
                     tracing::info!("{}: {text}", self.name(pool));
                 }
             }
+            // Pools here send their own jobs; only a job declaration client sets custom ones.
+            Action::CustomJobRefused { code } => {
+                crate::elog!("{}: the pool refused a custom job: {code}", self.name(pool));
+            }
             Action::Reconnect { to, after } => {
                 self.reconnect(id, to, after);
                 return false;

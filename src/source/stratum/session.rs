@@ -62,6 +62,9 @@ pub enum Action {
     /// A line for the operator (already clipped and escaped); `warn` lines go to the
     /// terminal, the others to the log.
     Log { warn: bool, text: String },
+    /// The pool refused a job we set (SetCustomMiningJob.Error) with this code: mining it
+    /// earns nothing.
+    CustomJobRefused { code: String },
     /// Close this session and connect again after `after`, to `to` (host, port) if given.
     Reconnect {
         to: Option<(Option<String>, Option<u16>)>,

@@ -20,11 +20,16 @@ use stratum_core::channels_sv2::client::extended::ExtendedChannel;
 use stratum_core::channels_sv2::client::share_accounting::ShareValidationError;
 use stratum_core::channels_sv2::client::standard::StandardChannel;
 use stratum_core::channels_sv2::extranonce_manager::ExtranoncePrefix;
-use stratum_core::mining_sv2::{SubmitSharesExtendedOwned, SubmitSharesStandardOwned};
+use stratum_core::mining_sv2::{
+    SetCustomMiningJobOwned, SubmitSharesExtendedOwned, SubmitSharesStandardOwned,
+};
 use stratum_core::parsers_sv2::{CommonMessagesOwned, MiningOwned};
 
+use super::declare::Declared;
 use super::wire::{message, Frame, FrameError};
-use super::{ChannelKind, REQUIRES_STANDARD_JOBS, REQUIRES_VERSION_ROLLING};
+use super::{
+    ChannelKind, REQUIRES_STANDARD_JOBS, REQUIRES_VERSION_ROLLING, REQUIRES_WORK_SELECTION,
+};
 use crate::chain::{target_difficulty, CompactTarget, Target};
 use crate::source::stratum::error::StratumError;
 use crate::source::stratum::session::{Action, Outgoing, Phase, ShareResult, Throttle, WARN_EVERY};
@@ -39,6 +44,10 @@ use crate::work::{BlockTime, MerkleShape, Work};
 const NTIME_AHEAD: u32 = 3600;
 /// The request id of our one OpenMiningChannel.
 const OPEN_REQUEST: u32 = 1;
+/// Custom jobs awaiting the pool's answer (a newer one replaces the oldest).
+const MAX_CUSTOM_PENDING: usize = 8;
+/// Custom jobs remembered by job id after the pool took them (for the block of a share).
+const MAX_CUSTOM_JOBS: usize = 16;
 
 /// How a channel is set up.
 #[derive(Clone, Debug)]
@@ -100,6 +109,11 @@ pub struct Channel {
     hashes_at_update: Option<u64>,
     warn_ignored: Throttle,
     warn_refused: Throttle,
+    /// Custom-work channel: SetCustomMiningJob requests awaiting an answer, by request id.
+    custom_pending: BTreeMap<u32, (SetCustomMiningJobOwned, Arc<Declared>, Instant)>,
+    /// Custom jobs the pool took, by job id (oldest dropped first).
+    custom_jobs: BTreeMap<u32, Arc<Declared>>,
+    next_custom_request: u32,
     out: Vec<Action>,
 }
 
@@ -121,6 +135,9 @@ impl Channel {
             hashes_at_update: None,
             warn_ignored: Throttle::default(),
             warn_refused: Throttle::default(),
+            custom_pending: BTreeMap::new(),
+            custom_jobs: BTreeMap::new(),
+            next_custom_request: OPEN_REQUEST + 1,
             out: Vec::new(),
         }
     }
@@ -177,6 +194,7 @@ impl Channel {
             | match self.cfg.kind {
                 ChannelKind::Standard => REQUIRES_STANDARD_JOBS,
                 ChannelKind::Extended => 0,
+                ChannelKind::Custom => REQUIRES_WORK_SELECTION,
             };
         let m = message::setup(&self.cfg.host, self.cfg.port, flags);
         self.send(m);
@@ -301,6 +319,18 @@ impl Channel {
                 };
                 self.job_taken(job_id, active, result.err(), now);
             }
+            MiningOwned::NewExtendedMiningJob(j) if self.cfg.kind == ChannelKind::Custom => self
+                .ignored(
+                    format!("the pool's job {} on a custom-work channel", j.job_id),
+                    now,
+                ),
+            MiningOwned::SetNewPrevHash(p) if self.cfg.kind == ChannelKind::Custom => self.ignored(
+                format!(
+                    "the pool's SetNewPrevHash (job {}) on a custom-work channel",
+                    p.job_id
+                ),
+                now,
+            ),
             MiningOwned::NewExtendedMiningJob(j) => {
                 if !self.ours(j.channel_id) {
                     return;
@@ -390,6 +420,37 @@ impl Channel {
                     self.refused(e.sequence_number, text(e.error_code.as_bytes()), now);
                 }
             }
+            MiningOwned::SetCustomMiningJobSuccess(s) => {
+                if !self.ours(s.channel_id) {
+                    return;
+                }
+                self.custom_job_taken(s, now);
+            }
+            MiningOwned::SetCustomMiningJobError(e) => {
+                if !self.ours(e.channel_id) {
+                    return;
+                }
+                let code = text(e.error_code.as_bytes());
+                match self.custom_pending.remove(&e.request_id) {
+                    Some((_, declared, _)) => {
+                        self.out.push(Action::Log {
+                            warn: true,
+                            text: format!(
+                                "the pool refused the custom job for block {}: {code}",
+                                declared.template.height
+                            ),
+                        });
+                        self.out.push(Action::CustomJobRefused { code });
+                    }
+                    None => self.ignored(
+                        format!(
+                            "SetCustomMiningJob.Error {code} for request {} not made",
+                            e.request_id
+                        ),
+                        now,
+                    ),
+                }
+            }
             MiningOwned::UpdateChannelError(e) => self.out.push(Action::Log {
                 warn: true,
                 text: format!("UpdateChannel refused: {}", text(e.error_code.as_bytes())),
@@ -420,7 +481,7 @@ impl Channel {
             ));
         }
         let kind = self.cfg.kind;
-        if kind == ChannelKind::Extended && !EXTRANONCE2_SIZES.contains(&(extranonce_size as usize))
+        if kind != ChannelKind::Standard && !EXTRANONCE2_SIZES.contains(&(extranonce_size as usize))
         {
             return self.protocol(format!(
                 "the pool gave an extended channel {extranonce_size} extranonce bytes (hashrig rolls {} to {})",
@@ -440,7 +501,7 @@ impl Channel {
                     .map(Open::Standard)
                     .map_err(|e| format!("{e:?}"))
             }
-            ChannelKind::Extended => ExtendedChannel::new(
+            ChannelKind::Extended | ChannelKind::Custom => ExtendedChannel::new(
                 channel_id,
                 user,
                 prefix,
@@ -469,6 +530,7 @@ impl Channel {
                 match kind {
                     ChannelKind::Standard => "standard (header-only)",
                     ChannelKind::Extended => "extended",
+                    ChannelKind::Custom => "extended, custom jobs (job declaration)",
                 },
                 target_difficulty(&target)
             ),
@@ -493,6 +555,99 @@ impl Channel {
                 }
             }
         }
+    }
+
+    /// The full extranonce of an open extended channel: the pool's prefix and the part rolled
+    /// here (what a declared coinbase leaves room for).
+    pub fn full_extranonce_size(&self) -> Option<usize> {
+        match &self.open {
+            Some(Open::Extended(c)) => Some(c.get_full_extranonce_size()),
+            _ => None,
+        }
+    }
+
+    /// Sets `declared` on a custom-work channel with the token the JDS gave for it
+    /// (SetCustomMiningJob); it is mined once the pool answers Success. Jobs on the same
+    /// previous block keep the first one's min_ntime, so the pool's and our channel's chain
+    /// tip stays put and shares of the older jobs stay valid.
+    pub fn set_custom_job(&mut self, declared: Arc<Declared>, token: &[u8], now: Instant) {
+        let Some(Open::Extended(c)) = &self.open else {
+            return self.info("no open extended channel to set a custom job on".into());
+        };
+        if self.cfg.kind != ChannelKind::Custom {
+            return self.info("custom jobs need a custom-work channel".into());
+        }
+        let prev = declared.template.prev_hash.to_byte_array();
+        let min_ntime = match c.get_chain_tip() {
+            Some(tip) if tip.prev_hash().to_array() == prev => tip.min_ntime(),
+            _ => declared.default_min_ntime(),
+        };
+        let id = self.next_custom_request;
+        self.next_custom_request = self
+            .next_custom_request
+            .wrapping_add(1)
+            .max(OPEN_REQUEST + 1);
+        match declared.custom_job(self.channel_id, id, token, min_ntime) {
+            Ok(m) => {
+                if self.custom_pending.len() >= MAX_CUSTOM_PENDING {
+                    self.custom_pending.pop_first();
+                }
+                self.custom_pending.insert(id, (m.clone(), declared, now));
+                self.send(message::set_custom_job(m));
+            }
+            Err(e) => self.out.push(Action::Log {
+                warn: true,
+                text: format!("cannot set the custom job: {e}"),
+            }),
+        }
+    }
+
+    /// The pool took a custom job: it becomes the channel's active job (a new previous block
+    /// first moves the channel's chain tip).
+    fn custom_job_taken(
+        &mut self,
+        s: stratum_core::mining_sv2::SetCustomMiningJobSuccess,
+        now: Instant,
+    ) {
+        let Some((m, declared, _)) = self.custom_pending.remove(&s.request_id) else {
+            return self.ignored(
+                format!(
+                    "SetCustomMiningJob.Success for request {} not made",
+                    s.request_id
+                ),
+                now,
+            );
+        };
+        let Some(Open::Extended(c)) = self.open.as_mut() else {
+            return;
+        };
+        let tip = declared.chain_tip(m.min_ntime);
+        let moved = c
+            .get_chain_tip()
+            .is_none_or(|t| t.prev_hash() != tip.prev_hash() || t.min_ntime() != tip.min_ntime());
+        if moved {
+            if let Err(e) = c.on_chain_tip_update(tip) {
+                return self.protocol(format!("the custom job's chain tip: {e:?}"));
+            }
+        }
+        let job_id = s.job_id;
+        if let Err(e) = c.on_set_custom_mining_job_success(m, s) {
+            return self.protocol(format!(
+                "SetCustomMiningJob.Success for job {job_id}: {e:?}"
+            ));
+        }
+        if self.custom_jobs.len() >= MAX_CUSTOM_JOBS {
+            self.custom_jobs.pop_first();
+        }
+        self.custom_jobs.insert(job_id, declared);
+        self.clean |= moved;
+        self.last_job = now;
+        self.out.push(Action::Work);
+    }
+
+    /// The declared job behind custom job `job_id` (to build the block of a share that is one).
+    pub fn declared_for(&self, job_id: u32) -> Option<Arc<Declared>> {
+        self.custom_jobs.get(&job_id).cloned()
     }
 
     /// The active job as work, with its share difficulty.
@@ -741,8 +896,25 @@ impl Channel {
         if self.phase != Phase::Ready {
             return;
         }
-        if now.saturating_duration_since(self.last_job) > self.cfg.idle_timeout {
+        // A custom-work channel gets no jobs from the pool by design: its jobs are ours. A
+        // custom job the pool does not answer is a dead pool, though.
+        let silent = if self.cfg.kind == ChannelKind::Custom {
+            false
+        } else {
+            now.saturating_duration_since(self.last_job) > self.cfg.idle_timeout
+        };
+        if silent {
             return self.close_with(StratumError::Idle(self.cfg.idle_timeout.as_secs_f64()));
+        }
+        if self
+            .custom_pending
+            .values()
+            .any(|(_, _, sent)| now.saturating_duration_since(*sent) > answer)
+        {
+            return self.close_with(StratumError::Timeout {
+                what: "answer SetCustomMiningJob",
+                seconds: answer.as_secs_f64(),
+            });
         }
         let Some(before) = self.hashes_at_update else {
             // The first tick on the open channel: counting starts here.

@@ -268,21 +268,29 @@ impl Declared {
         })
     }
 
+    /// The time headers of this job start from, when no earlier job on the same previous
+    /// block set one: the template's current time.
+    pub fn default_min_ntime(&self) -> u32 {
+        self.template.curtime.max(self.template.mintime)
+    }
+
     /// The chain tip the job builds on, with the time its headers start from.
-    pub fn chain_tip(&self) -> ChainTip {
+    pub fn chain_tip(&self, min_ntime: u32) -> ChainTip {
         ChainTip::new(
             U256Owned::from(self.template.prev_hash.to_byte_array()),
             self.template.bits.to_consensus(),
-            self.template.curtime.max(self.template.mintime),
+            min_ntime,
         )
     }
 
-    /// SetCustomMiningJob on `channel_id` with the token DeclareMiningJob.Success gave.
+    /// SetCustomMiningJob on `channel_id` with the token DeclareMiningJob.Success gave, its
+    /// headers starting at `min_ntime`.
     pub fn custom_job(
         &self,
         channel_id: u32,
         request_id: u32,
         token: &[u8],
+        min_ntime: u32,
     ) -> Result<SetCustomMiningJobOwned, DeclareError> {
         let token = B0255Owned::new(token.to_vec())
             .map_err(|_| DeclareError::Template("token does not fit the message".into()))?;
@@ -291,7 +299,7 @@ impl Declared {
                 channel_id,
                 request_id,
                 token,
-                self.chain_tip(),
+                self.chain_tip(min_ntime),
                 self.new_template.clone(),
                 self.outputs[..self.outputs.len() - self.template_outputs()].to_vec(),
                 self.full_extranonce_size,

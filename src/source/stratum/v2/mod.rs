@@ -15,6 +15,8 @@ pub use wire::{Frame, FrameError};
 
 /// SetupConnection flags of the mining protocol (spec 5.3.1).
 pub const REQUIRES_STANDARD_JOBS: u32 = 1 << 0;
+/// The client sets its own jobs (SetCustomMiningJob, with a Job Declaration token).
+pub const REQUIRES_WORK_SELECTION: u32 = 1 << 1;
 pub const REQUIRES_VERSION_ROLLING: u32 = 1 << 2;
 
 /// What is wrong with an authority key.
@@ -61,6 +63,9 @@ pub enum ChannelKind {
     Standard,
     /// The coinbase is built here: extranonce rolling as well (for large rigs).
     Extended,
+    /// An extended channel whose jobs hashrig sets itself (SetCustomMiningJob with a token
+    /// from the pool's Job Declaration Server); the pool sends none.
+    Custom,
 }
 
 #[cfg(test)]

@@ -279,7 +279,7 @@ pub mod message {
                     max_target,
                 })
             }
-            ChannelKind::Extended => {
+            ChannelKind::Extended | ChannelKind::Custom => {
                 MiningOwned::OpenExtendedMiningChannel(OpenExtendedMiningChannelOwned {
                     request_id,
                     user_identity,

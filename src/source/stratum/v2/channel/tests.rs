@@ -83,6 +83,17 @@ fn opened(kind: ChannelKind, target: [u8; 32], now: Instant) -> Channel {
                 group_channel_id: 9,
             })
         }
+        // pool_sv2 gives a custom-work channel a longer prefix and 8 bytes to roll.
+        ChannelKind::Custom => {
+            MiningOwned::OpenExtendedMiningChannelSuccess(OpenExtendedMiningChannelSuccessOwned {
+                request_id: OPEN_REQUEST,
+                channel_id: CHANNEL,
+                target: U256Owned::from(target),
+                extranonce_size: 8,
+                extranonce_prefix: B032Owned::new(vec![0, 0, 0, 1, 0, 0, 0, 2]).unwrap(),
+                group_channel_id: 0,
+            })
+        }
     };
     c.frame(mining(m), now);
     assert_eq!(c.phase(), Phase::Ready);
@@ -492,4 +503,162 @@ fn an_extended_channel_builds_the_coinbase_and_sends_its_extranonce() {
     assert!(closed(&c.take_actions())
         .unwrap()
         .contains("0 extranonce bytes"));
+}
+
+mod custom {
+    //! A custom-work channel (Job Declaration): SetCustomMiningJob out, the pool's answer in.
+
+    use super::*;
+    use crate::chain::block::Template;
+    use crate::source::stratum::v2::declare::tests::{pool_outputs, spend, template};
+    use crate::source::stratum::v2::declare::Declared;
+    use stratum_core::binary_sv2::Str0255Owned;
+    use stratum_core::mining_sv2::{SetCustomMiningJobErrorOwned, SetCustomMiningJobSuccess};
+
+    fn declared(c: &Channel, t: Arc<Template>) -> Arc<Declared> {
+        Arc::new(Declared::new(t, &pool_outputs(), c.full_extranonce_size().unwrap()).unwrap())
+    }
+
+    fn custom_sent(actions: &[Action]) -> Vec<SetCustomMiningJobOwned> {
+        sent(actions)
+            .into_iter()
+            .filter_map(|m| match m {
+                AnyMessageOwned::Mining(MiningOwned::SetCustomMiningJob(j)) => Some(j),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn success(request_id: u32, job_id: u32) -> Result<Frame, FrameError> {
+        mining(MiningOwned::SetCustomMiningJobSuccess(
+            SetCustomMiningJobSuccess {
+                channel_id: CHANNEL,
+                request_id,
+                job_id,
+            },
+        ))
+    }
+
+    #[test]
+    fn setup_asks_for_work_selection() {
+        let now = Instant::now();
+        let mut c = Channel::new(config(ChannelKind::Custom), now);
+        c.connected(now);
+        let m = sent(&c.take_actions());
+        match &m[..] {
+            [AnyMessageOwned::Common(CommonMessagesOwned::SetupConnection(s))] => {
+                assert_eq!(s.flags, REQUIRES_WORK_SELECTION | REQUIRES_VERSION_ROLLING)
+            }
+            other => panic!("{other:?}"),
+        }
+        c.frame(setup_success(), now);
+        let m = sent(&c.take_actions());
+        assert!(
+            matches!(
+                &m[..],
+                [AnyMessageOwned::Mining(
+                    MiningOwned::OpenExtendedMiningChannel(_)
+                )]
+            ),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn a_custom_job_is_mined_once_the_pool_takes_it() {
+        let now = Instant::now();
+        let mut c = opened(ChannelKind::Custom, [0xff; 32], now);
+        assert_eq!(c.full_extranonce_size(), Some(16));
+        let d = declared(&c, template(vec![spend(1, 22), spend(2, 30)]));
+        c.set_custom_job(d.clone(), b"active-token", now);
+        let jobs = custom_sent(&c.take_actions());
+        let [j] = &jobs[..] else { panic!("{jobs:?}") };
+        assert_eq!(j.channel_id, CHANNEL);
+        assert_eq!(j.token.as_bytes(), b"active-token");
+        assert_eq!(j.min_ntime, d.default_min_ntime());
+        // Not mined before the pool's answer.
+        assert!(!c.has_work());
+        c.frame(success(j.request_id, 77), now);
+        let a = c.take_actions();
+        assert!(a.iter().any(|x| matches!(x, Action::Work)), "{a:?}");
+        assert!(
+            c.take_clean(),
+            "a new previous block makes older work stale"
+        );
+        let (work, _) = c.work(true).unwrap();
+        assert_eq!(work.prev_hash, d.template.prev_hash);
+        // The coinbase the devices hash is the declared one with the rolled extranonce.
+        let rolled = [1, 2, 3, 4, 5, 6, 7, 8];
+        let ours = work.coinbase(&rolled).unwrap();
+        let mut full = vec![0, 0, 0, 1, 0, 0, 0, 2];
+        full.extend_from_slice(&rolled);
+        let theirs = d.coinbase(&full).unwrap();
+        assert_eq!(
+            bitcoin::hashes::sha256d::Hash::hash(&ours).to_byte_array(),
+            theirs.compute_txid().to_byte_array()
+        );
+        assert!(Arc::ptr_eq(&c.declared_for(77).unwrap(), &d));
+        // A newer template on the same block keeps the chain tip's time: the older job's
+        // shares stay valid, and the work is not clean.
+        let newer = Arc::new(Template {
+            curtime: d.template.curtime + 30,
+            ..(*template(vec![spend(1, 22), spend(2, 30), spend(3, 25)])).clone()
+        });
+        let d2 = declared(&c, newer);
+        c.set_custom_job(d2, b"t2", now);
+        let jobs = custom_sent(&c.take_actions());
+        assert_eq!(jobs[0].min_ntime, d.default_min_ntime());
+        c.frame(success(jobs[0].request_id, 78), now);
+        c.take_actions();
+        assert!(!c.take_clean());
+        assert!(c.declared_for(77).is_some());
+    }
+
+    #[test]
+    fn a_refused_custom_job_is_reported_and_pool_jobs_are_ignored() {
+        let now = Instant::now();
+        let mut c = opened(ChannelKind::Custom, [0xff; 32], now);
+        let d = declared(&c, template(vec![spend(1, 22)]));
+        c.set_custom_job(d, b"t", now);
+        let jobs = custom_sent(&c.take_actions());
+        c.frame(
+            mining(MiningOwned::SetCustomMiningJobError(
+                SetCustomMiningJobErrorOwned {
+                    channel_id: CHANNEL,
+                    request_id: jobs[0].request_id,
+                    error_code: Str0255Owned::new(b"invalid-mining-job-token".to_vec()).unwrap(),
+                },
+            )),
+            now,
+        );
+        let a = c.take_actions();
+        assert!(
+            a.iter().any(|x| matches!(x, Action::CustomJobRefused { code } if code == "invalid-mining-job-token")),
+            "{a:?}"
+        );
+        assert!(!c.has_work());
+        // The pool's own jobs have no place on this channel.
+        c.frame(extended_job(CHANNEL, 5), now);
+        c.frame(prev_hash(CHANNEL, 5, 3), now);
+        assert!(!c.has_work());
+        assert!(closed(&c.take_actions()).is_none());
+        // An answer to a request never made is logged, not acted on.
+        c.frame(success(999, 1), now);
+        assert!(!c.has_work());
+    }
+
+    #[test]
+    fn a_quiet_pool_is_fine_but_an_unanswered_custom_job_is_not() {
+        let now = Instant::now();
+        let mut c = opened(ChannelKind::Custom, [0xff; 32], now);
+        // No jobs from the pool for longer than the idle timeout: expected on this channel.
+        c.tick(now + Duration::from_secs(400), 0);
+        assert!(closed(&c.take_actions()).is_none());
+        let d = declared(&c, template(vec![spend(1, 22)]));
+        c.set_custom_job(d, b"t", now + Duration::from_secs(400));
+        c.take_actions();
+        c.tick(now + Duration::from_secs(431), 0);
+        let e = closed(&c.take_actions()).expect("closed");
+        assert!(e.contains("SetCustomMiningJob"), "{e}");
+    }
 }

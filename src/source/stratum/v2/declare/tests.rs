@@ -135,7 +135,9 @@ fn the_jds_parses_the_declared_coinbase() {
 #[test]
 fn the_pool_rebuilds_the_declared_coinbase_from_set_custom_mining_job() {
     let d = declared(vec![spend(1, 22), spend(2, 34)]);
-    let job = d.custom_job(7, 3, &[1, 2, 3, 4]).unwrap();
+    let job = d
+        .custom_job(7, 3, &[1, 2, 3, 4], d.default_min_ntime())
+        .unwrap();
     assert_eq!(job.channel_id, 7);
     assert_eq!(job.request_id, 3);
     assert_eq!(job.token.as_ref(), &[1, 2, 3, 4]);
@@ -161,7 +163,7 @@ fn the_pool_rebuilds_the_declared_coinbase_from_set_custom_mining_job() {
 #[test]
 fn a_share_of_the_custom_job_is_a_valid_block() {
     let d = declared(vec![spend(1, 22), spend(2, 34), spend(3, 25), spend(4, 40)]);
-    let job = d.custom_job(7, 3, b"token").unwrap();
+    let job = d.custom_job(7, 3, b"token", d.default_min_ntime()).unwrap();
     // The miner's side: the client channel takes the job once the pool says Success; the
     // mining loop rolls the extranonce after the channel's prefix.
     let mut channel = ExtendedChannel::new(
@@ -175,7 +177,9 @@ fn a_share_of_the_custom_job_is_a_valid_block() {
         None,
     )
     .unwrap();
-    channel.on_chain_tip_update(d.chain_tip()).unwrap();
+    channel
+        .on_chain_tip_update(d.chain_tip(d.default_min_ntime()))
+        .unwrap();
     channel
         .on_set_custom_mining_job_success(
             job,
@@ -239,7 +243,7 @@ fn an_empty_template_declares_too() {
     assert_eq!(extranonce, FULL);
     assert_eq!(tx.output.len(), 2);
     assert!(d.wtxids().is_empty());
-    let job = d.custom_job(1, 1, b"t").unwrap();
+    let job = d.custom_job(1, 1, b"t", d.default_min_ntime()).unwrap();
     assert!(job.merkle_path.is_empty());
 }
 
