@@ -57,6 +57,8 @@ pub enum DeclareError {
     Template(String),
     #[error("the JDS asked for transaction {position} of a job with {count}")]
     MissingPosition { position: u16, count: usize },
+    #[error("the JDS asked for transaction {0} twice")]
+    MissingTwice(u16),
 }
 
 /// The outputs a JDS puts in every job it pays for (AllocateMiningJobToken.Success), checked.
@@ -312,9 +314,14 @@ impl Declared {
     }
 
     /// The transactions at `positions` of the wtxid list, serialized with their witnesses
-    /// (ProvideMissingTransactions.Success).
+    /// (ProvideMissingTransactions.Success). Each at most once: the answer is never larger
+    /// than the block.
     pub fn missing(&self, positions: &[u16]) -> Result<Vec<Vec<u8>>, DeclareError> {
         let count = self.template.transactions.len();
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(&twice) = positions.iter().find(|&&p| !seen.insert(p)) {
+            return Err(DeclareError::MissingTwice(twice));
+        }
         positions
             .iter()
             .map(|&position| {

@@ -20,7 +20,7 @@ use stratum_core::common_messages_sv2::Protocol;
 use stratum_core::job_declaration_sv2::ERROR_CODE_DECLARE_MINING_JOB_STALE_CHAIN_TIP;
 use stratum_core::parsers_sv2::{AnyMessageOwned, CommonMessagesOwned, JobDeclarationOwned};
 
-use super::declare::{DeclareError, Declared, PoolOutputs};
+use super::declare::{Declared, PoolOutputs};
 use super::wire::{message, Frame, FrameError};
 use crate::chain::block::Template;
 use crate::ui::output::clip;
@@ -313,13 +313,7 @@ impl JdSession {
             JobDeclarationOwned::ProvideMissingTransactions(p) => {
                 let Some((declared, _)) = self.pending.get(&p.request_id) else {
                     // A declaration we gave up on (replaced): nothing to answer with.
-                    return self.log(
-                        false,
-                        format!(
-                            "the JDS asked for transactions of declaration {} no longer pending",
-                            p.request_id
-                        ),
-                    );
+                    return self.not_pending("ProvideMissingTransactions", p.request_id);
                 };
                 let positions: Vec<u16> = p.unknown_tx_position_list.iter().copied().collect();
                 match declared.missing(&positions) {
@@ -335,21 +329,12 @@ impl JdSession {
                             ),
                         }
                     }
-                    Err(e @ DeclareError::MissingPosition { .. }) => {
-                        self.down(format!("ProvideMissingTransactions: {e}"))
-                    }
-                    Err(e) => self.down(e.to_string()),
+                    Err(e) => self.down(format!("ProvideMissingTransactions: {e}")),
                 }
             }
             JobDeclarationOwned::DeclareMiningJobSuccess(s) => {
                 let Some((declared, _)) = self.pending.remove(&s.request_id) else {
-                    return self.log(
-                        false,
-                        format!(
-                            "DeclareMiningJob.Success for declaration {} no longer pending",
-                            s.request_id
-                        ),
-                    );
+                    return self.not_pending("DeclareMiningJob.Success", s.request_id);
                 };
                 self.counts.accepted += 1;
                 self.out.push(JdAction::Accepted {
@@ -360,13 +345,8 @@ impl JdSession {
             JobDeclarationOwned::DeclareMiningJobError(e) => {
                 let code = clip(&String::from_utf8_lossy(e.error_code.as_bytes()), 64);
                 let Some((declared, _)) = self.pending.remove(&e.request_id) else {
-                    return self.log(
-                        false,
-                        format!(
-                            "DeclareMiningJob.Error {code} for declaration {} no longer pending",
-                            e.request_id
-                        ),
-                    );
+                    return self
+                        .not_pending(&format!("DeclareMiningJob.Error {code}"), e.request_id);
                 };
                 let key = if self.counts.refused.len() < MAX_CODES
                     || self.counts.refused.contains_key(&code)
@@ -398,6 +378,14 @@ impl JdSession {
                 "ignored a job declaration message the JDS should not send".into(),
             ),
         }
+    }
+
+    /// An answer about a declaration given up on (replaced by a newer one): logged only.
+    fn not_pending(&mut self, what: &str, request_id: u32) {
+        self.log(
+            false,
+            format!("{what} for declaration {request_id}, which is no longer pending"),
+        );
     }
 
     /// The clock: a JDS that does not answer SetupConnection, a token request or a

@@ -276,6 +276,9 @@ fn the_declaration_lists_wtxids_in_template_order_and_provides_missing_ones() {
             count: 3
         })
     );
+    // The same (large) transaction asked for again and again would make an answer many times
+    // the block's size.
+    assert_eq!(d.missing(&[0, 2, 0]), Err(DeclareError::MissingTwice(0)));
 }
 
 #[test]

@@ -315,6 +315,25 @@ fn hostile_answers_end_the_connection_with_a_reason() {
     assert!(down(&s.take_actions())
         .unwrap()
         .contains("transaction 7 of a job with 1"));
+    // The same transaction asked for twice (a JDS could make the answer 65535 blocks long).
+    let mut s = ready(now);
+    s.template(template(vec![spend(1, 22)]), FULL, now);
+    let a = sent(&s.take_actions());
+    let Some(JobDeclarationOwned::DeclareMiningJob(d)) = a.first() else {
+        panic!("{a:?}")
+    };
+    s.frame(
+        jd(JobDeclarationOwned::ProvideMissingTransactions(
+            ProvideMissingTransactionsOwned {
+                request_id: d.request_id,
+                unknown_tx_position_list: Seq064KOwned::new(vec![0; 1000]).unwrap(),
+            },
+        )),
+        now,
+    );
+    assert!(down(&s.take_actions())
+        .unwrap()
+        .contains("transaction 0 twice"));
     // Refused setup.
     let mut s = JdSession::new(config());
     s.connected(now);
