@@ -93,14 +93,21 @@ pub struct RateHistory {
 
 impl RateHistory {
     const KEEP: usize = 600;
+    /// Samples closer than this to the last one are not taken (the status thread asks every
+    /// 100 ms; the API's samplers every [`SAMPLE_EVERY`](crate::ui::api::SAMPLE_EVERY), which
+    /// must stay well above this, or a tick after a late one is dropped).
+    pub(crate) const MIN_GAP: Duration = Duration::from_millis(900);
 
-    /// Takes a sample, unless the last one is under 0.9 s old.
+    /// Takes a sample, unless the last one is under [`Self::MIN_GAP`] old.
     pub fn sample(&mut self, stats: &Stats) {
-        let now = Instant::now();
+        self.sample_at(Instant::now(), stats);
+    }
+
+    fn sample_at(&mut self, now: Instant, stats: &Stats) {
         if self
             .samples
             .back()
-            .is_some_and(|(t, _)| now.duration_since(*t) < Duration::from_millis(900))
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) < Self::MIN_GAP)
         {
             return;
         }
@@ -723,6 +730,22 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sampler_one_period_on_samples_even_after_a_late_tick() {
+        let s = Stats::new(["cpu".to_string()]);
+        let mut h = RateHistory::default();
+        let t0 = Instant::now();
+        let every = crate::ui::api::SAMPLE_EVERY;
+        // The first tick's handler ran 90 ms late (a busy machine); the next is on time.
+        h.sample_at(t0 + Duration::from_millis(90), &s);
+        h.sample_at(t0 + every, &s);
+        h.sample_at(t0 + 2 * every, &s);
+        assert_eq!(h.samples.len(), 3);
+        // Two samplers at nearly the same moment: one sample.
+        h.sample_at(t0 + 2 * every + Duration::from_millis(20), &s);
+        assert_eq!(h.samples.len(), 3);
+    }
 
     #[test]
     fn difficulties_and_durations_for_people() {

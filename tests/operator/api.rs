@@ -73,8 +73,15 @@ fn api_shapes_and_counters_agree_with_the_summary() -> common::Outcome {
         Duration::from_secs(30),
         || get(port, "/v1/summary").is_some_and(|s| s["accepted"] == 3),
     );
-    // Let the rate history fill a little.
-    std::thread::sleep(Duration::from_millis(2500));
+    // Let the rate history fill a little (two rates: three samples, one a second).
+    wait_for(
+        "two rate samples in the API",
+        Duration::from_secs(20),
+        || {
+            get(port, "/v1/history")
+                .is_some_and(|h| h["samples"].as_array().is_some_and(|s| s.len() >= 2))
+        },
+    );
     let summary_json = get(port, "/v1/summary").unwrap();
     let devices = get(port, "/v1/devices").unwrap();
     let pools = get(port, "/v1/pools").unwrap();
