@@ -71,6 +71,16 @@ fn declare_error(request_id: u32, code: &str) -> Result<Frame, FrameError> {
     ))
 }
 
+/// ProvideMissingTransactions for declaration `request_id`.
+fn missing_request(request_id: u32, positions: Vec<u16>) -> Result<Frame, FrameError> {
+    jd(JobDeclarationOwned::ProvideMissingTransactions(
+        ProvideMissingTransactionsOwned {
+            request_id,
+            unknown_tx_position_list: Seq064KOwned::new(positions).unwrap(),
+        },
+    ))
+}
+
 fn sent(actions: &[JdAction]) -> Vec<JobDeclarationOwned> {
     actions
         .iter()
@@ -137,15 +147,7 @@ fn a_template_is_declared_with_the_token_held_and_a_new_one_is_asked_for() {
     assert_eq!(t.request_id, 3);
     assert_eq!(s.pending(), 1);
     // The JDS lacks the second transaction.
-    s.frame(
-        jd(JobDeclarationOwned::ProvideMissingTransactions(
-            ProvideMissingTransactionsOwned {
-                request_id: d.request_id,
-                unknown_tx_position_list: Seq064KOwned::new(vec![1]).unwrap(),
-            },
-        )),
-        now,
-    );
+    s.frame(missing_request(d.request_id, vec![1]), now);
     let a = sent(&s.take_actions());
     let [JobDeclarationOwned::ProvideMissingTransactionsSuccess(p)] = &a[..] else {
         panic!("{a:?}")
@@ -303,15 +305,7 @@ fn hostile_answers_end_the_connection_with_a_reason() {
     let Some(JobDeclarationOwned::DeclareMiningJob(d)) = a.first() else {
         panic!("{a:?}")
     };
-    s.frame(
-        jd(JobDeclarationOwned::ProvideMissingTransactions(
-            ProvideMissingTransactionsOwned {
-                request_id: d.request_id,
-                unknown_tx_position_list: Seq064KOwned::new(vec![0, 7]).unwrap(),
-            },
-        )),
-        now,
-    );
+    s.frame(missing_request(d.request_id, vec![0, 7]), now);
     assert!(down(&s.take_actions())
         .unwrap()
         .contains("transaction 7 of a job with 1"));
@@ -322,15 +316,7 @@ fn hostile_answers_end_the_connection_with_a_reason() {
     let Some(JobDeclarationOwned::DeclareMiningJob(d)) = a.first() else {
         panic!("{a:?}")
     };
-    s.frame(
-        jd(JobDeclarationOwned::ProvideMissingTransactions(
-            ProvideMissingTransactionsOwned {
-                request_id: d.request_id,
-                unknown_tx_position_list: Seq064KOwned::new(vec![0; 1000]).unwrap(),
-            },
-        )),
-        now,
-    );
+    s.frame(missing_request(d.request_id, vec![0; 1000]), now);
     assert!(down(&s.take_actions())
         .unwrap()
         .contains("transaction 0 twice"));
