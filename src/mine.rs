@@ -266,6 +266,9 @@ pub fn run_with(
     for line in stats.pool_lines() {
         crate::elog!("{line}");
     }
+    if let Some(jd) = stats.jd() {
+        crate::elog!("{}", jd.line());
+    }
     for b in &stats.backends {
         crate::elog!(
             "backend {}: hashes {} hw_errors {} max_switch_ms {:.2}",
@@ -466,16 +469,18 @@ impl Loop<'_> {
     /// Counts (and prints) an outcome the source reported.
     fn outcome(&mut self, o: Outcome) {
         let s = self.stats;
+        // A declared job's block: its share was counted as the solution already.
+        let n = u64::from(!o.share_also);
         match &o.kind {
             OutcomeKind::Accepted => {
-                Stats::add(&s.accepted, 1);
+                Stats::add(&s.accepted, n);
                 if o.block {
                     Stats::add(&s.blocks, 1);
                 }
                 crate::ui::output::line(format_args!("accepted {}", o.what));
             }
             OutcomeKind::Rejected(reason) => {
-                Stats::add(&s.rejected, 1);
+                Stats::add(&s.rejected, n);
                 crate::ui::output::line(format_args!(
                     "rejected {}: {}",
                     o.what,
@@ -483,7 +488,7 @@ impl Loop<'_> {
                 ));
             }
             OutcomeKind::Stale(reason) => {
-                Stats::add(&s.stale, 1);
+                Stats::add(&s.stale, n);
                 if o.quiet {
                     tracing::info!("stale {}: {reason}", o.what);
                 } else {
@@ -491,11 +496,11 @@ impl Loop<'_> {
                 }
             }
             OutcomeKind::Kept(reason) => {
-                Stats::add(&s.kept, 1);
+                Stats::add(&s.kept, n);
                 crate::elog!("could not submit {}: {reason}", o.what);
             }
             OutcomeKind::Unanswered(reason) => {
-                Stats::add(&s.unanswered, 1);
+                Stats::add(&s.unanswered, n);
                 crate::elog!("no answer for {}: {reason}", o.what);
             }
         }
@@ -559,6 +564,7 @@ mod tests {
                             kind: OutcomeKind::Accepted,
                             block: true,
                             quiet: false,
+                            share_also: false,
                         });
                     }
                 }

@@ -85,23 +85,24 @@ pub enum ConfigCommand {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["node", "pool"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).multiple(true).args(["node", "pool"])))]
 #[command(after_help = MINE_EXAMPLES)]
 pub struct MineArgs {
     /// Solo: the node's JSON-RPC URL, e.g. http://127.0.0.1:8332 (regtest 18443, testnet4
-    /// 48332, signet 38332).
-    #[arg(
-        help_heading = "Work source",
-        long,
-        value_name = "URL",
-        conflicts_with = "pool"
-    )]
+    /// 48332, signet 38332). With --pool and --jds: job declaration (the node's templates,
+    /// the pool's payout).
+    #[arg(help_heading = "Work source", long, value_name = "URL")]
     pub node: Option<String>,
     /// Pool: stratum+tcp://HOST:PORT or stratum+ssl://HOST:PORT (TLS), or
     /// stratum2+tcp://HOST:PORT/AUTHORITY_KEY; USER[:PASSWORD]@ before HOST gives this pool's
     /// own login. Repeat for failover, best first.
     #[arg(help_heading = "Work source", long, value_name = "URL")]
     pub pool: Vec<String>,
+    /// Job declaration: the pool's Job Declaration Server, stratum2+tcp://HOST:PORT/AUTHORITY_KEY
+    /// (with --node, one stratum2+tcp --pool, --user, and --payout for the solo fallback).
+    /// The node's templates are declared to it and mined on the pool, which pays the shares.
+    #[arg(help_heading = "Work source", long, value_name = "URL", requires_all = ["node", "pool"])]
+    pub jds: Option<String>,
     /// Pool: the worker name to log in with (usually ACCOUNT.WORKER).
     #[arg(help_heading = "Pool", long, value_name = "USER", requires = "pool")]
     pub user: Option<String>,
@@ -255,6 +256,9 @@ Examples:
   hashrig mine --pool stratum+tcp://pool.example:3333 --pool stratum+ssl://backup.example:443 --user ACCOUNT.rig1
   # a Stratum V2 pool (its authority key after the address)
   hashrig mine --pool stratum2+tcp://pool.example:34254/9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72 --user ACCOUNT.rig1
+  # job declaration: your node's transactions, the pool's payout (solo on --payout if it is away)
+  hashrig mine --node http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie --payout bc1q... \
+    --pool stratum2+tcp://pool.example:34254/KEY --jds stratum2+tcp://pool.example:34264/KEY --user ACCOUNT.rig1
   # solo on your own node, for an hour, with the monitoring API and dashboard
   hashrig mine --node http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie --payout bc1q... --duration 3600 --api 8420
   # only the first and third GPU

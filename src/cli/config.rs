@@ -10,6 +10,7 @@ use hashrig::backend::cpu::{Kernel, KernelKind};
 use hashrig::backend::{Backend, BackendSpec, Selection};
 use hashrig::bench::BenchConfig;
 use hashrig::mine::Limits;
+use hashrig::source::jd::JdSource;
 use hashrig::source::node::{Auth, Journal, Node, NodeSource, Payout, RpcClient};
 use hashrig::source::stratum::transport::tls_config;
 use hashrig::source::stratum::v2::ChannelKind;
@@ -167,12 +168,9 @@ fn timings(args: &cli::MineArgs) -> Result<Timings> {
 pub fn mine_config(args: &cli::MineArgs) -> Result<MineConfig> {
     let timings = timings(args)?;
     let (source, shares): (Box<dyn Source>, _) = match &args.node {
+        Some(node) if args.jds.is_some() => (Box::new(jd_source(node, args)?), args.shares),
         Some(node) => {
-            if args.shares.is_some() {
-                return Err(usage(
-                    "--shares is for pools; give --blocks for solo mining",
-                ));
-            }
+            solo_only(args)?;
             (Box::new(node_source(node, args)?), None)
         }
         None => (Box::new(pool_source(args)?), args.shares),
@@ -194,7 +192,89 @@ pub fn mine_config(args: &cli::MineArgs) -> Result<MineConfig> {
     })
 }
 
+/// Solo mining: no pool flags.
+fn solo_only(args: &cli::MineArgs) -> Result<()> {
+    if !args.pool.is_empty() {
+        return Err(usage(
+            "--node and --pool together mean job declaration: give the pool's --jds too (or leave out one of them)",
+        ));
+    }
+    if args.shares.is_some() {
+        return Err(usage(
+            "--shares is for pools; give --blocks for solo mining",
+        ));
+    }
+    Ok(())
+}
+
+/// Job declaration: the node (templates, the fallback's payout), one Stratum V2 pool and its
+/// JDS.
+fn jd_source(node: &str, args: &cli::MineArgs) -> Result<JdSource> {
+    let jds = args.jds.as_deref().unwrap_or_default();
+    let (rpc, payout, share_bits) = node_parts(node, args)?;
+    if share_bits.is_some() {
+        return Err(usage("--share-bits is for solo mining"));
+    }
+    let [pool] = args.pool.as_slice() else {
+        return Err(usage(
+            "job declaration takes one --pool (the pool whose JDS is --jds)",
+        ));
+    };
+    let pool_url: PoolUrl = pool.parse().map_err(|e| usage(format!("--pool: {e}")))?;
+    let jds: PoolUrl = jds.parse().map_err(|e| usage(format!("--jds: {e}")))?;
+    for (flag, url) in [("--pool", &pool_url), ("--jds", &jds)] {
+        if url.v2.is_none() {
+            return Err(usage(format!(
+                "{flag} {url}: job declaration is Stratum V2: give stratum2+tcp://HOST:PORT/AUTHORITY_KEY"
+            )));
+        }
+    }
+    let user = match (&pool_url.user, &args.user) {
+        (Some(u), _) | (None, Some(u)) if !u.is_empty() => u.clone(),
+        _ => return Err(usage("job declaration needs --user (the pool account paid for the shares)")),
+    };
+    let password = pool_url
+        .password
+        .clone()
+        .unwrap_or_else(|| args.password.clone().into());
+    if args.sv2_channel != cli::Sv2Channel::Standard {
+        return Err(usage(
+            "--sv2-channel: job declaration opens its own (custom-work extended) channel",
+        ));
+    }
+    let path = match &args.journal {
+        Some(path) => path.clone(),
+        None => default_journal()?,
+    };
+    Ok(JdSource {
+        node: Node::new(rpc).with_longpoll_timeout(timings(args)?.longpoll_timeout),
+        payout,
+        journal: Journal::open(&path)?,
+        poll: timings(args)?.poll,
+        pool: PoolConfig {
+            url: pool_url,
+            user,
+            password,
+        },
+        jds,
+        options: StratumOptions {
+            answer_timeout: seconds("pool-timeout", args.pool_timeout)?,
+            idle_timeout: seconds("pool-idle", args.pool_idle)?,
+            failback: seconds("pool-failback", args.pool_failback)?,
+            suggest_difficulty: None,
+            allow_redirect: false,
+            tls: None,
+            channel: ChannelKind::Custom,
+            hash_rate: args.hashrate.as_deref().map(parse_rate).transpose()?,
+            update_every: seconds("sv2-update-every", args.sv2_update_every)?,
+        },
+    })
+}
+
 fn pool_source(args: &cli::MineArgs) -> Result<StratumSource> {
+    if args.jds.is_some() {
+        return Err(usage("--jds needs --node (the templates to declare)"));
+    }
     for (flag, given) in [
         ("--rpc-user", args.rpc_user.is_some()),
         ("--rpc-cookie", args.rpc_cookie.is_some()),
@@ -320,7 +400,14 @@ fn node_source(node: &str, args: &cli::MineArgs) -> Result<NodeSource> {
 pub fn check_mine(args: &cli::MineArgs) -> Result<()> {
     timings(args)?;
     match &args.node {
+        Some(node) if args.jds.is_some() => {
+            let jds = args.jds.as_deref().unwrap_or_default();
+            node_parts(node, args)?;
+            jds.parse::<PoolUrl>()
+                .map_err(|e| usage(format!("--jds: {e}")))?;
+        }
         Some(node) => {
+            solo_only(args)?;
             node_parts(node, args)?;
         }
         None => {

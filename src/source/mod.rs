@@ -4,6 +4,7 @@
 //! verified [`Solution`]s it returns from [`Source::start`]. Nothing of a source reaches the
 //! backends.
 
+pub mod jd;
 pub mod node;
 pub mod stratum;
 
@@ -69,6 +70,9 @@ pub struct Outcome {
     pub block: bool,
     /// Counted but not printed (e.g. the flood of extra solutions on regtest).
     pub quiet: bool,
+    /// The block of a share whose own outcome is reported too (job declaration): counted as a
+    /// block, not as another solution.
+    pub share_also: bool,
 }
 
 /// What a source tells the mining loop.

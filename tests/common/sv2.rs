@@ -347,3 +347,152 @@ pub fn metric_at(port: u16, name: &str, label: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// The pool's payout in job declaration tests (P2WPKH of another fixed key hash than the
+/// miner's): what output 0 of a declared block pays.
+pub const POOL_PAYOUT: &str = "00148b1d3a1e6a2f0d1c8e5f4a3b2c1d0e9f8a7b6c5d";
+
+/// bcoin with a wallet (and witness transactions in its mempool), the Template Provider and
+/// testbed/pool-jds: pool_sv2's channel manager with an embedded JDS whose validation engine
+/// talks to bcoin (`HASHRIG_SV2_DIR/tp-target/release/hashrig-pool-jds`).
+pub struct JdStack {
+    pub bcoin: Bcoin,
+    pub tp: Server,
+    /// The pool and its JDS (one process).
+    pub pool: Server,
+    pub jds_port: u16,
+    pub pool_metrics: u16,
+    /// Lines the JDS and pool consume one per event (`declare CODE`, `custom CODE`).
+    pub control: PathBuf,
+    /// The wallet's transactions in the mempool (txids).
+    pub txids: Vec<String>,
+}
+
+impl JdStack {
+    /// With `txs` wallet transactions (spending P2WPKH outputs: witness data) in the mempool.
+    pub fn start(txs: usize) -> Result<JdStack, Skip> {
+        let bins = binaries()?;
+        let pool_jds = sv2_dir().join("tp-target/release/hashrig-pool-jds");
+        if !pool_jds.is_file() {
+            return Err(skip(format!(
+                "{} is not built (run .ci/install-sv2)",
+                pool_jds.display()
+            )));
+        }
+        let bcoin = Bcoin::start(true)?;
+        bcoin.wallet_call("PUT", "/wallet/jd", serde_json::json!({"witness": true}));
+        let address = bcoin.wallet("/wallet/jd/address", serde_json::json!({"account": "default"}))
+            ["address"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        bcoin.rpc("generatetoaddress", serde_json::json!([450, address]));
+        let mut txids = Vec::new();
+        for _ in 0..txs {
+            let tx = bcoin.wallet(
+                "/wallet/jd/send",
+                serde_json::json!({"rate": 20_000, "outputs": [{"value": 110_000_000, "address": address}]}),
+            );
+            let txid = tx["hash"].as_str().unwrap_or_else(|| panic!("send: {tx}")).to_string();
+            let until = Instant::now() + Duration::from_secs(10);
+            while bcoin.try_rpc("getrawtransaction", serde_json::json!([txid])).is_err() {
+                assert!(Instant::now() < until, "{txid} never reached the mempool");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            txids.push(txid);
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "hashrig-jd-{}-{}",
+            std::process::id(),
+            bcoin.port
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tp_port = free_port();
+        let tp = Server::start(
+            "tp",
+            &dir,
+            &bins.tp,
+            &[
+                "--listen".into(),
+                format!("127.0.0.1:{tp_port}"),
+                "--node".into(),
+                bcoin.url(),
+                "--api-key".into(),
+                super::bcoin::API_KEY.into(),
+            ],
+            tp_port,
+        );
+        let (pool_port, jds_port, pool_metrics) = (free_port(), free_port(), free_port());
+        let config = dir.join("pool-jds.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"authority_public_key = "{AUTHORITY_PUBLIC}"
+authority_secret_key = "{AUTHORITY_SECRET}"
+cert_validity_sec = 3600
+listen_address = "127.0.0.1:{pool_port}"
+coinbase_reward_script = "raw({POOL_PAYOUT})"
+server_id = 1
+pool_signature = "hashrig jd test pool"
+shares_per_minute = 60.0
+share_batch_size = 1
+monitoring_address = "127.0.0.1:{pool_metrics}"
+monitoring_cache_refresh_secs = 1
+[template_provider_type.Sv2Tp]
+address = "127.0.0.1:{tp_port}"
+[jds]
+listen_address = "127.0.0.1:{jds_port}"
+"#
+            ),
+        )
+        .unwrap();
+        let control = dir.join("control");
+        std::fs::write(&control, "").unwrap();
+        let pool = Server::start(
+            "pool-jds",
+            &dir,
+            &pool_jds,
+            &[
+                "-c".into(),
+                config.display().to_string(),
+                "--node".into(),
+                bcoin.url(),
+                "--api-key".into(),
+                super::bcoin::API_KEY.into(),
+                "--control".into(),
+                control.display().to_string(),
+            ],
+            pool_port,
+        );
+        Ok(JdStack {
+            bcoin,
+            tp,
+            pool,
+            jds_port,
+            pool_metrics,
+            control,
+            txids,
+        })
+    }
+
+    pub fn pool_url(&self) -> String {
+        v2_url(self.pool.port)
+    }
+
+    pub fn jds_url(&self) -> String {
+        v2_url(self.jds_port)
+    }
+
+    /// Queues a control line for the JDS / pool (`declare invalid-job`, ...).
+    pub fn control(&self, line: &str) {
+        let mut text = std::fs::read_to_string(&self.control).unwrap_or_default();
+        text.push_str(line);
+        text.push('\n');
+        std::fs::write(&self.control, text).unwrap();
+    }
+
+    /// The pool's counter `name`, summed over its labels.
+    pub fn metric(&self, name: &str) -> f64 {
+        metric_at(self.pool_metrics, name, "")
+    }
+}

@@ -6,6 +6,7 @@
 #[macro_use]
 #[path = "../common/mod.rs"]
 mod common;
+mod jd;
 mod pool;
 mod pool_v2;
 mod stratum_stubs;
@@ -13,6 +14,7 @@ mod stratum_v2_stubs;
 
 fn main() {
     let mut tests = Vec::new();
+    tests.extend(jd::tests());
     tests.extend(pool::tests());
     tests.extend(pool_v2::tests());
     tests.extend(stratum_stubs::tests());

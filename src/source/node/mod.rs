@@ -5,7 +5,7 @@
 pub mod assemble;
 pub mod journal;
 pub mod rpc;
-mod solo;
+pub(crate) mod solo;
 pub mod template;
 
 use std::sync::{Arc, Mutex};
@@ -157,7 +157,11 @@ impl Node {
         let answer: Option<Value> = self.rpc.call("submitblock", json!([block_hex]))?;
         Ok(match answer {
             None => SubmitOutcome::Accepted,
-            Some(Value::String(reason)) => SubmitOutcome::Rejected(clip(&reason, 200)),
+            // bcoin prefixes its reasons: "rejected: duplicate".
+            Some(Value::String(reason)) => SubmitOutcome::Rejected(clip(
+                reason.strip_prefix("rejected: ").unwrap_or(&reason),
+                200,
+            )),
             Some(other) => SubmitOutcome::Rejected(clip(&other.to_string(), 200)),
         })
     }

@@ -3,7 +3,7 @@
 //! answer checked against its active chain). Only the user's own configuration is fatal, and
 //! only at start: a wrong password, a payout address of another network.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,7 +16,7 @@ use super::{Node, NodeError, RpcError, SubmitOutcome};
 use crate::chain::block::{block_hex, Template};
 use crate::chain::{CompactTarget, Target};
 use crate::source::{
-    Link, Outcome, OutcomeKind, Running, Solution, SolutionSink, Source, SourceError,
+    Link, Outcome, OutcomeKind, Running, SinkError, Solution, SolutionSink, Source, SourceError,
 };
 
 /// Where the coinbase pays.
@@ -60,7 +60,7 @@ const JOURNAL_RETRY: Duration = Duration::from_secs(1);
 const MEMPOOL_REFRESH: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Blocks waiting for the submit thread.
-const SOLUTION_QUEUE: usize = 64;
+pub(crate) const SOLUTION_QUEUE: usize = 64;
 
 /// Calls `f` until it succeeds, waiting out transient node errors with backoff (1 s doubling to
 /// 10 s) and one line each. Other errors end the wait; `Ok(None)` when the run ends.
@@ -96,12 +96,18 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// What the template and submit threads share.
-struct Shared {
-    node: Node,
+/// What the template and submit threads share (and, in job declaration mode, the
+/// coordinator that decides whether the node's template is mined solo).
+pub(crate) struct Shared {
+    pub(crate) node: Node,
     link: Link,
     payout: ScriptBuf,
     share_target: Option<Target>,
+    /// The template thread publishes solo work (always in solo mining; in job declaration
+    /// mode only while the pool's job is not mined).
+    solo: AtomicBool,
+    /// The newest template (and a count of new ones), whether or not it was mined.
+    latest: Mutex<(u64, Option<Arc<Template>>)>,
     /// Our extranonce1 for the next published work: every publish has a coinbase of its own.
     next_extranonce1: AtomicU32,
     /// The template last published.
@@ -112,9 +118,61 @@ struct Shared {
 }
 
 impl Shared {
+    /// Solo mining with `payout` on `node`.
+    pub(crate) fn new(
+        node: Node,
+        link: Link,
+        payout: ScriptBuf,
+        share_target: Option<Target>,
+        solo: bool,
+    ) -> Self {
+        Shared {
+            node,
+            link,
+            payout,
+            share_target,
+            solo: AtomicBool::new(solo),
+            latest: Mutex::new((0, None)),
+            next_extranonce1: AtomicU32::new((unix_now() as u32) ^ (std::process::id() << 20)),
+            current: Mutex::new(None),
+            solved_prev: Mutex::new(None),
+        }
+    }
+
+    /// The newest template and how many new ones came so far.
+    pub(crate) fn latest(&self) -> (u64, Option<Arc<Template>>) {
+        self.latest.lock().expect("no panic while held").clone()
+    }
+
+    /// Mines the newest template solo from now on (`clean`: drop the work mined so far), or
+    /// stops doing so (the caller publishes other work).
+    pub(crate) fn set_solo(&self, solo: bool, clean: bool) -> Result<(), SoloError> {
+        let mut current = self.current.lock().expect("no panic while held");
+        self.solo.store(solo, Ordering::Release);
+        if !solo {
+            return Ok(());
+        }
+        let solved = *self.solved_prev.lock().expect("no panic while held");
+        match self.latest().1 {
+            Some(t) if solved != Some(t.prev_hash) => self.publish_locked(&mut current, t, clean),
+            // Nothing to mine yet (the first template, or the node's answer to our block).
+            _ => {
+                self.link.withdraw();
+                Ok(())
+            }
+        }
+    }
+
+    fn solo(&self) -> bool {
+        self.solo.load(Ordering::Acquire)
+    }
+
     /// Publishes work for `template` with a fresh extranonce1.
     fn publish(&self, template: Arc<Template>, clean: bool) -> Result<(), SoloError> {
         let mut current = self.current.lock().expect("no panic while held");
+        if !self.solo() {
+            return Ok(());
+        }
         self.publish_locked(&mut current, template, clean)
     }
 
@@ -154,6 +212,9 @@ impl Shared {
         *solved = None;
         drop(solved);
         let mut current = self.current.lock().expect("no panic while held");
+        if !self.solo() {
+            return;
+        }
         if let Some(t) = current.clone().filter(|t| t.prev_hash == prev) {
             if let Err(e) = self.publish_locked(&mut current, t, false) {
                 crate::elog!("error: {e}");
@@ -180,62 +241,119 @@ impl Source for NodeSource {
             share_bits,
         } = *self;
         // One block per parent goes on (the mining loop drops the rest): a short queue.
-        let (tx, rx) = mpsc::sync_channel::<Solution>(SOLUTION_QUEUE);
+        let (tx, rx) = mpsc::sync_channel::<ToSubmit>(SOLUTION_QUEUE);
         // The node's chain: its network (payout address, signet rule) and its genesis hash
         // (which names the chain in the journal). Waited for while the node is not up.
-        let Some((chain, genesis)) = with_backoff(&node, &link, "getblockchaininfo", || {
-            Ok((node.chain()?, node.genesis()?))
-        })?
-        else {
+        let Some((node, payout, genesis)) = node_chain(node, payout, &link)? else {
             return Ok(Running {
-                solutions: SolutionSink::channel(tx),
+                solutions: solution_sink(tx),
                 threads: vec![],
             });
         };
-        let network =
-            Network::from_core_arg(&chain).map_err(|_| SoloError::UnknownChain(chain.clone()))?;
-        let node = node.on_network(network);
-        let payout = match payout {
-            Payout::Script(script) => script,
-            Payout::Address(address) => address
-                .require_network(network)
-                .map_err(|e| SoloError::PayoutNetwork {
-                    network: network.to_string(),
-                    reason: e.to_string(),
-                })?
-                .script_pubkey(),
-        };
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Shared::new(
             node,
             link,
             payout,
-            share_target: share_bits.map(Target::from_compact),
-            next_extranonce1: AtomicU32::new((unix_now() as u32) ^ (std::process::id() << 20)),
-            current: Mutex::new(None),
-            solved_prev: Mutex::new(None),
-        });
-        let mut submitter = Submitter {
-            shared: Arc::clone(&shared),
-            journal,
-            genesis,
-            unjournaled: Vec::new(),
-            foreign_reported: false,
-        };
-        // Blocks a previous run could not submit go first.
-        submitter.retry_journal();
-        let threads = vec![std::thread::Builder::new()
-            .name("hashrig-submit".into())
-            .spawn(move || submitter.run(rx))?];
-        // The template thread may sit in a long poll for minutes: it is told to stop, not
-        // joined.
-        std::thread::Builder::new()
-            .name("hashrig-templates".into())
-            .spawn(move || template_loop(&shared, poll))?;
+            share_bits.map(Target::from_compact),
+            true,
+        ));
+        let threads = vec![start_threads(&shared, journal, genesis, poll, rx)?];
         Ok(Running {
-            solutions: SolutionSink::channel(tx),
+            solutions: solution_sink(tx),
             threads,
         })
     }
+}
+
+/// A sink into the submit thread's queue.
+fn solution_sink(tx: mpsc::SyncSender<ToSubmit>) -> SolutionSink {
+    SolutionSink::new(
+        move |s| {
+            tx.try_send(ToSubmit::Solution(s)).map_err(|e| match e {
+                mpsc::TrySendError::Full(ToSubmit::Solution(s)) => SinkError::Full(Box::new(s)),
+                mpsc::TrySendError::Disconnected(ToSubmit::Solution(s)) => {
+                    SinkError::Closed(Box::new(s))
+                }
+                _ => unreachable!("only solutions are sent here"),
+            })
+        },
+        || {},
+    )
+}
+
+/// The node's chain (its name and genesis hash) and the payout checked against it, waited
+/// for while the node is not up; `None` when the run ended first.
+pub(crate) fn node_chain(
+    node: Node,
+    payout: Payout,
+    link: &Link,
+) -> Result<Option<(Node, ScriptBuf, String)>, SourceError> {
+    let Some((chain, genesis)) = with_backoff(&node, link, "getblockchaininfo", || {
+        Ok((node.chain()?, node.genesis()?))
+    })?
+    else {
+        return Ok(None);
+    };
+    let network =
+        Network::from_core_arg(&chain).map_err(|_| SoloError::UnknownChain(chain.clone()))?;
+    let node = node.on_network(network);
+    let payout = match payout {
+        Payout::Script(script) => script,
+        Payout::Address(address) => address
+            .require_network(network)
+            .map_err(|e| SoloError::PayoutNetwork {
+                network: network.to_string(),
+                reason: e.to_string(),
+            })?
+            .script_pubkey(),
+    };
+    Ok(Some((node, payout, genesis)))
+}
+
+/// Starts the submit thread (returned: joined at exit; blocks a previous run could not
+/// submit go first) and the template thread (which may sit in a long poll for minutes: it is
+/// told to stop, not joined).
+pub(crate) fn start_threads(
+    shared: &Arc<Shared>,
+    journal: Journal,
+    genesis: String,
+    poll: Duration,
+    rx: mpsc::Receiver<ToSubmit>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let mut submitter = Submitter {
+        shared: Arc::clone(shared),
+        journal,
+        genesis,
+        unjournaled: Vec::new(),
+        foreign_reported: false,
+    };
+    submitter.retry_journal();
+    let thread = std::thread::Builder::new()
+        .name("hashrig-submit".into())
+        .spawn(move || submitter.run(rx))?;
+    let shared = Arc::clone(shared);
+    std::thread::Builder::new()
+        .name("hashrig-templates".into())
+        .spawn(move || template_loop(&shared, poll))?;
+    Ok(thread)
+}
+
+/// What the submit thread is given.
+pub(crate) enum ToSubmit {
+    /// A solution of solo work (its block is built from the work's template).
+    Solution(Solution),
+    /// A block built elsewhere (a share of a declared job that meets the network target).
+    Built(BuiltBlock),
+}
+
+/// A complete block, checked, with what the journal and the log lines name it by.
+pub(crate) struct BuiltBlock {
+    pub block: bitcoin::Block,
+    pub height: u32,
+    pub what: String,
+    /// Run once the node has been sent the block (whatever it answered): who else is told
+    /// of the block (the JDS) hears of it after our own node.
+    pub then: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// Template thread: long-polls when the node offers it, else polls every `poll`. Errors are
@@ -274,7 +392,7 @@ fn template_loop(shared: &Shared, poll: Duration) {
         };
         longpoll = template.longpoll_id.clone();
         let solved = *shared.solved_prev.lock().expect("no panic while held");
-        let previous = shared.current.lock().expect("no panic while held").clone();
+        let previous = shared.latest().1;
         let new_block = previous
             .as_ref()
             .is_none_or(|old| old.prev_hash != template.prev_hash);
@@ -292,9 +410,16 @@ fn template_loop(shared: &Shared, poll: Duration) {
                 template.height,
                 template.txids.len()
             );
-            if let Err(e) = shared.publish(template, new_block) {
-                link.fatal(e.into());
-                return;
+            {
+                let mut latest = shared.latest.lock().expect("no panic while held");
+                latest.0 += 1;
+                latest.1 = Some(Arc::clone(&template));
+            }
+            if shared.solo() {
+                if let Err(e) = shared.publish(template, new_block) {
+                    link.fatal(e.into());
+                    return;
+                }
             }
             last_publish = Instant::now();
         }
@@ -325,6 +450,9 @@ struct Found {
     entry: FoundBlock,
     what: String,
     journaled: bool,
+    then: Option<Box<dyn FnOnce() + Send>>,
+    /// A declared job's block (see [`Outcome::share_also`]).
+    share_also: bool,
 }
 
 /// The submit thread's state.
@@ -339,19 +467,22 @@ struct Submitter {
 }
 
 impl Submitter {
-    fn run(mut self, solutions: mpsc::Receiver<Solution>) {
+    fn run(mut self, solutions: mpsc::Receiver<ToSubmit>) {
         let mut last_retry = Instant::now();
         loop {
             match solutions.recv_timeout(Duration::from_millis(100)) {
                 Ok(first) => {
                     // Every block waiting is journaled before any is sent: a node that does
                     // not answer (or a run that ends meanwhile) cannot hold one back unsaved.
-                    let batch: Vec<Solution> = std::iter::once(first)
+                    let batch: Vec<ToSubmit> = std::iter::once(first)
                         .chain(std::iter::from_fn(|| solutions.try_recv().ok()))
                         .collect();
                     let found: Vec<Found> = batch
                         .into_iter()
-                        .filter_map(|s| self.journal_solution(s))
+                        .filter_map(|s| match s {
+                            ToSubmit::Solution(s) => self.journal_solution(s),
+                            ToSubmit::Built(b) => self.journal_built(b),
+                        })
                         .collect();
                     for f in found {
                         self.send(f);
@@ -369,11 +500,17 @@ impl Submitter {
     }
 
     fn outcome(&self, what: String, kind: OutcomeKind, quiet: bool) {
+        self.outcome_of(what, kind, quiet, false);
+    }
+
+    /// `share_also`: a declared job's block (its share is reported by the coordinator).
+    fn outcome_of(&self, what: String, kind: OutcomeKind, quiet: bool, share_also: bool) {
         self.shared.link.outcome(Outcome {
             what,
             kind,
             block: true,
             quiet,
+            share_also,
         });
     }
 
@@ -417,10 +554,38 @@ impl Submitter {
                 return None;
             }
         };
+        Some(self.journal(block, template.height, hash, what))
+    }
+
+    /// A block built by the job declaration coordinator: one per parent, as for solo blocks
+    /// (the pool's work goes on meanwhile: it is the coordinator's to replace).
+    fn journal_built(&mut self, built: BuiltBlock) -> Option<Found> {
+        let prev = built.block.header.prev_blockhash;
+        {
+            let mut solved = self.shared.solved_prev.lock().expect("no panic while held");
+            if *solved == Some(prev) {
+                self.outcome(
+                    built.what,
+                    OutcomeKind::Stale("a block on this parent was found already".into()),
+                    true,
+                );
+                return None;
+            }
+            *solved = Some(prev);
+        }
+        let hash = built.block.block_hash().to_string();
+        let mut found = self.journal(built.block, built.height, hash, built.what);
+        found.then = built.then;
+        found.share_also = true;
+        Some(found)
+    }
+
+    /// Writes `block` to the journal (or, when it cannot, prints it whole).
+    fn journal(&mut self, block: bitcoin::Block, height: u32, hash: String, what: String) -> Found {
         let entry = FoundBlock {
-            height: template.height,
+            height,
             hash,
-            prev: Some(template.prev_hash.to_string()),
+            prev: Some(block.header.prev_blockhash.to_string()),
             chain: Some(self.genesis.clone()),
             block: block_hex(&block),
             found_at: unix_now(),
@@ -439,21 +604,33 @@ impl Submitter {
                 false
             }
         };
-        Some(Found {
+        Found {
             entry,
             what,
             journaled,
-        })
+            then: None,
+            share_also: false,
+        }
     }
 
     /// Sends a journaled block and acts on the answer.
-    fn send(&mut self, found: Found) {
+    fn send(&mut self, mut found: Found) {
         let answer = self.answer(&found.entry);
-        self.settle(&found.entry, answer, found.what, found.journaled);
+        if let Some(then) = found.then.take() {
+            then();
+        }
+        self.settle(&found.entry, answer, found.what, found.journaled, found.share_also);
     }
 
     /// Acts on a definite answer (the journal entry goes) or keeps the block for a retry.
-    fn settle(&mut self, entry: &FoundBlock, answer: Answer, what: String, journaled: bool) {
+    fn settle(
+        &mut self,
+        entry: &FoundBlock,
+        answer: Answer,
+        what: String,
+        journaled: bool,
+        share_also: bool,
+    ) {
         let definite = !matches!(answer, Answer::Unanswered(_));
         if definite {
             if let Err(e) = self.journal.remove(&entry.hash) {
@@ -467,11 +644,12 @@ impl Submitter {
             .prev
             .as_deref()
             .and_then(|p| p.parse::<BlockHash>().ok());
+        let outcome = |kind| self.outcome_of(what, kind, false, share_also);
         match answer {
-            Answer::Accepted => self.outcome(what, OutcomeKind::Accepted, false),
-            Answer::SideChain(reason) => self.outcome(what, OutcomeKind::Stale(reason), false),
+            Answer::Accepted => outcome(OutcomeKind::Accepted),
+            Answer::SideChain(reason) => outcome(OutcomeKind::Stale(reason)),
             Answer::Rejected(reason) => {
-                self.outcome(what, OutcomeKind::Rejected(reason), false);
+                outcome(OutcomeKind::Rejected(reason));
                 if let Some(prev) = prev {
                     self.shared.unsolve(prev);
                 }
@@ -485,7 +663,7 @@ impl Submitter {
                 } else {
                     format!("{reason}; kept in memory and retried until the node answers")
                 };
-                self.outcome(what, OutcomeKind::Kept(kept), false)
+                outcome(OutcomeKind::Kept(kept))
             }
         }
     }
@@ -567,7 +745,7 @@ impl Submitter {
                 return;
             }
             let what = format!("block {} {} (from the journal)", entry.height, entry.hash);
-            self.settle(&entry, answer, what, true);
+            self.settle(&entry, answer, what, true, false);
         }
     }
 }

@@ -46,6 +46,15 @@ impl Conn {
         })
     }
 
+    /// A handle on the writer's queue, for a message that goes later from another thread
+    /// (dropped, like any message, if the queue is full or the connection has ended).
+    pub fn later(&self) -> impl Fn(Outgoing) + Send + 'static {
+        let queue = self.queue.clone();
+        move |message| {
+            let _ = queue.try_send(message);
+        }
+    }
+
     /// Ends the connection (both threads return).
     pub fn close(&self) {
         let _ = self.socket.shutdown(Shutdown::Both);

@@ -326,6 +326,7 @@ impl Pools {
             kind,
             block: false,
             quiet: false,
+            share_also: false,
         });
     }
 

@@ -113,6 +113,8 @@ pub struct Channel {
     custom_pending: BTreeMap<u32, (SetCustomMiningJobOwned, Arc<Declared>, Instant)>,
     /// Custom jobs the pool took, by job id (oldest dropped first).
     custom_jobs: BTreeMap<u32, Arc<Declared>>,
+    /// Custom jobs the pool took on this channel.
+    custom_taken: u64,
     next_custom_request: u32,
     out: Vec<Action>,
 }
@@ -137,6 +139,7 @@ impl Channel {
             warn_refused: Throttle::default(),
             custom_pending: BTreeMap::new(),
             custom_jobs: BTreeMap::new(),
+            custom_taken: 0,
             next_custom_request: OPEN_REQUEST + 1,
             out: Vec::new(),
         }

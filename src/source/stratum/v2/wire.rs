@@ -16,6 +16,7 @@ use stratum_core::common_messages_sv2::{Protocol, SetupConnectionOwned};
 use stratum_core::framing_sv2::framing::MessageFrame;
 use stratum_core::job_declaration_sv2::{
     AllocateMiningJobTokenOwned, DeclareMiningJobOwned, ProvideMissingTransactionsSuccessOwned,
+    PushSolutionOwned,
 };
 use stratum_core::mining_sv2::{
     OpenExtendedMiningChannelOwned, OpenStandardMiningChannelOwned, SetCustomMiningJobOwned,
@@ -359,6 +360,26 @@ pub mod message {
                     transaction_list: Seq064KOwned::new(list).ok()?,
                 },
             ),
+        ))
+    }
+
+    /// PushSolution (Job Declaration): a block found on a declared job, for the JDS to
+    /// propagate. `None` when the extranonce is longer than 32 bytes.
+    pub fn push_solution(
+        extranonce: Vec<u8>,
+        header: &crate::chain::header::Header,
+    ) -> Option<AnyMessageOwned> {
+        use bitcoin::hashes::Hash;
+        let h = header.to_bitcoin();
+        Some(AnyMessageOwned::JobDeclaration(
+            JobDeclarationOwned::PushSolution(PushSolutionOwned {
+                extranonce: B032Owned::new(extranonce).ok()?,
+                prev_hash: U256Owned::from(h.prev_blockhash.to_byte_array()),
+                nonce: h.nonce,
+                ntime: h.time,
+                nbits: h.bits.to_consensus(),
+                version: h.version.to_consensus() as u32,
+            }),
         ))
     }
 

@@ -97,9 +97,15 @@ impl Channel {
             self.custom_jobs.pop_first();
         }
         self.custom_jobs.insert(job_id, declared);
+        self.custom_taken += 1;
         self.clean |= moved;
         self.last_job = now;
         self.out.push(Action::Work);
+    }
+
+    /// Custom jobs the pool took on this channel.
+    pub fn custom_jobs_taken(&self) -> u64 {
+        self.custom_taken
     }
 
     /// The declared job behind custom job `job_id` (to build the block of a share that is one).
