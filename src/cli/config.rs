@@ -231,7 +231,11 @@ fn jd_source(node: &str, args: &cli::MineArgs) -> Result<JdSource> {
     }
     let user = match (&pool_url.user, &args.user) {
         (Some(u), _) | (None, Some(u)) if !u.is_empty() => u.clone(),
-        _ => return Err(usage("job declaration needs --user (the pool account paid for the shares)")),
+        _ => {
+            return Err(usage(
+                "job declaration needs --user (the pool account paid for the shares)",
+            ))
+        }
     };
     let password = pool_url
         .password

@@ -22,7 +22,6 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 use super::node::solo::{self, BuiltBlock, Shared, ToSubmit};
 use super::node::{Journal, Node, Payout};
 use super::stratum::driver::{self, Conn, Dial, Event};
@@ -31,8 +30,8 @@ use super::stratum::v2::declare::Declared;
 use super::stratum::v2::jd::{JdAction, JdConfig, JdCounts, JdPhase, JdSession};
 use super::stratum::v2::{self, wire};
 use super::stratum::{context, PoolConfig, PoolUrl, StratumError, StratumOptions};
-use super::{Link, Outcome, OutcomeKind, Running, SinkError, Solution, SolutionSink, Source};
 use super::SourceError;
+use super::{Link, Outcome, OutcomeKind, Running, SinkError, Solution, SolutionSink, Source};
 use crate::chain::block::check_block;
 use crate::chain::hash_meets;
 use crate::stats::{JdStatus, Stats};
@@ -348,19 +347,17 @@ impl Coordinator {
                 if let Some(p) = self.pool.as_mut().filter(|p| p.id == session) {
                     match input {
                         Input::Frame(f) => p.channel.frame(f, now),
-                        Input::Line(_) => {
-                            p.channel
-                                .frame(Err(v2::FrameError("a Stratum v1 line".into())), now)
-                        }
+                        Input::Line(_) => p
+                            .channel
+                            .frame(Err(v2::FrameError("a Stratum v1 line".into())), now),
                     }
                     self.apply_pool(now);
                 } else if let Some(j) = self.jd.as_mut().filter(|j| j.id == session) {
                     match input {
                         Input::Frame(f) => j.session.frame(f, now),
-                        Input::Line(_) => j.session.frame(
-                            Err(v2::FrameError("a Stratum v1 line".into())),
-                            now,
-                        ),
+                        Input::Line(_) => j
+                            .session
+                            .frame(Err(v2::FrameError("a Stratum v1 line".into())), now),
                     }
                     self.apply_jd(now);
                 }
@@ -527,7 +524,11 @@ impl Coordinator {
             JdAction::Accepted { declared, token } => {
                 self.refusal = None;
                 self.stale_retries = 0;
-                match self.pool.as_mut().filter(|p| p.channel.phase() == Phase::Ready) {
+                match self
+                    .pool
+                    .as_mut()
+                    .filter(|p| p.channel.phase() == Phase::Ready)
+                {
                     Some(p) => {
                         p.channel.set_custom_job(declared, &token, now);
                         self.apply_pool(now);
@@ -544,8 +545,8 @@ impl Coordinator {
                 retry,
             } => {
                 if retry {
-                    let wait = (STALE_RETRY * 2u32.saturating_pow(self.stale_retries))
-                        .min(MAX_BACKOFF);
+                    let wait =
+                        (STALE_RETRY * 2u32.saturating_pow(self.stale_retries)).min(MAX_BACKOFF);
                     self.stale_retries = (self.stale_retries + 1).min(16);
                     self.redeclare_at = Some(now + wait);
                 } else {
@@ -657,7 +658,8 @@ impl Coordinator {
         if let Some(c) = p.conn.take() {
             c.close();
         }
-        p.channel.close("the pool connection ended before it answered");
+        p.channel
+            .close("the pool connection ended before it answered");
         for action in p.channel.take_actions() {
             if let Action::Share {
                 what,
@@ -725,9 +727,17 @@ impl Coordinator {
         else {
             return;
         };
-        let Some(j) = self.jd.as_mut().filter(|j| j.session.phase() == JdPhase::Ready) else {
+        let Some(j) = self
+            .jd
+            .as_mut()
+            .filter(|j| j.session.phase() == JdPhase::Ready)
+        else {
             return;
         };
+        if seq != self.refused_seq {
+            // A new template: whatever was refused before does not hold for it.
+            self.refusal = None;
+        }
         self.declared_seq = seq;
         self.refused_seq = seq;
         self.redeclare_at = None;
@@ -901,8 +911,11 @@ impl Coordinator {
         };
         s.state = state;
         s.reason = reason;
-        s.custom_jobs =
-            self.past_custom + self.pool.as_ref().map_or(0, |p| p.channel.custom_jobs_taken());
+        s.custom_jobs = self.past_custom
+            + self
+                .pool
+                .as_ref()
+                .map_or(0, |p| p.channel.custom_jobs_taken());
         s.height = match self.mode {
             Mode::Declared => self.shared.latest().1.map_or(0, |t| t.height),
             _ => 0,
@@ -972,11 +985,10 @@ impl Coordinator {
         submit: &SyncSender<ToSubmit>,
     ) {
         let hash = solution.share.hash_hex();
-        let declared: Option<Arc<Declared>> = job.parse::<u32>().ok().and_then(|id| {
-            self.pool
-                .as_ref()
-                .and_then(|p| p.channel.declared_for(id))
-        });
+        let declared: Option<Arc<Declared>> = job
+            .parse::<u32>()
+            .ok()
+            .and_then(|id| self.pool.as_ref().and_then(|p| p.channel.declared_for(id)));
         let Some(declared) = declared else {
             crate::elog!(
                 "error: block {hash} of job {} has no declared template (not sent to the node; the share goes to the pool)",
@@ -985,17 +997,20 @@ impl Coordinator {
             return;
         };
         let what = format!("block {} {hash} (declared)", declared.template.height);
-        let built = declared.coinbase(full_extranonce).map_err(|e| e.to_string()).and_then(|cb| {
-            let mut txdata = vec![cb];
-            txdata.extend(declared.template.transactions.iter().cloned());
-            let block = bitcoin::Block {
-                header: solution.share.header.to_bitcoin(),
-                txdata,
-            };
-            check_block(&block, &declared.template)
-                .map(|()| block)
-                .map_err(|e| e.to_string())
-        });
+        let built = declared
+            .coinbase(full_extranonce)
+            .map_err(|e| e.to_string())
+            .and_then(|cb| {
+                let mut txdata = vec![cb];
+                txdata.extend(declared.template.transactions.iter().cloned());
+                let block = bitcoin::Block {
+                    header: solution.share.header.to_bitcoin(),
+                    txdata,
+                };
+                check_block(&block, &declared.template)
+                    .map(|()| block)
+                    .map_err(|e| e.to_string())
+            });
         let block = match built {
             Ok(b) => b,
             Err(reason) => {
@@ -1086,4 +1101,3 @@ fn add_counts(total: &mut JdCounts, more: &JdCounts) {
         *total.refused.entry(code.clone()).or_default() += n;
     }
 }
-

@@ -381,8 +381,10 @@ impl JdStack {
         }
         let bcoin = Bcoin::start(true)?;
         bcoin.wallet_call("PUT", "/wallet/jd", serde_json::json!({"witness": true}));
-        let address = bcoin.wallet("/wallet/jd/address", serde_json::json!({"account": "default"}))
-            ["address"]
+        let address = bcoin.wallet(
+            "/wallet/jd/address",
+            serde_json::json!({"account": "default"}),
+        )["address"]
             .as_str()
             .unwrap()
             .to_string();
@@ -393,19 +395,22 @@ impl JdStack {
                 "/wallet/jd/send",
                 serde_json::json!({"rate": 20_000, "outputs": [{"value": 110_000_000, "address": address}]}),
             );
-            let txid = tx["hash"].as_str().unwrap_or_else(|| panic!("send: {tx}")).to_string();
+            let txid = tx["hash"]
+                .as_str()
+                .unwrap_or_else(|| panic!("send: {tx}"))
+                .to_string();
             let until = Instant::now() + Duration::from_secs(10);
-            while bcoin.try_rpc("getrawtransaction", serde_json::json!([txid])).is_err() {
+            while bcoin
+                .try_rpc("getrawtransaction", serde_json::json!([txid]))
+                .is_err()
+            {
                 assert!(Instant::now() < until, "{txid} never reached the mempool");
                 std::thread::sleep(Duration::from_millis(50));
             }
             txids.push(txid);
         }
-        let dir = std::env::temp_dir().join(format!(
-            "hashrig-jd-{}-{}",
-            std::process::id(),
-            bcoin.port
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("hashrig-jd-{}-{}", std::process::id(), bcoin.port));
         std::fs::create_dir_all(&dir).unwrap();
         let tp_port = free_port();
         let tp = Server::start(

@@ -619,7 +619,13 @@ impl Submitter {
         if let Some(then) = found.then.take() {
             then();
         }
-        self.settle(&found.entry, answer, found.what, found.journaled, found.share_also);
+        self.settle(
+            &found.entry,
+            answer,
+            found.what,
+            found.journaled,
+            found.share_also,
+        );
     }
 
     /// Acts on a definite answer (the journal entry goes) or keeps the block for a retry.

@@ -216,7 +216,10 @@ impl Engine {
             .map(u64::from_le_bytes)
             .map_err(|_| "invalid-mining-job-token")?;
         if let Some(code) = self.control("declare") {
-            log(format!("refusing DeclareMiningJob {} with {code} (control)", m.request_id));
+            log(format!(
+                "refusing DeclareMiningJob {} with {code} (control)",
+                m.request_id
+            ));
             return Err(match code.as_str() {
                 "stale-chain-tip" => "stale-chain-tip",
                 "invalid-job" => "invalid-job",
@@ -255,7 +258,10 @@ impl Engine {
                     state.mirror.remove(&old);
                 }
             }
-            log(format!("{n} transactions provided for declaration {}", m.request_id));
+            log(format!(
+                "{n} transactions provided for declaration {}",
+                m.request_id
+            ));
         }
         let missing: Vec<Wtxid> = wtxids
             .iter()
@@ -334,7 +340,10 @@ impl Engine {
             None => {}
             Some("inconclusive-not-best-prevblk") => return Err("stale-chain-tip"),
             Some(reason) => {
-                log(format!("the node refused declaration {}: {reason}", m.request_id));
+                log(format!(
+                    "the node refused declaration {}: {reason}",
+                    m.request_id
+                ));
                 return Err("invalid-job");
             }
         }
@@ -359,7 +368,10 @@ impl Engine {
         token: JdToken,
     ) -> Result<(), &'static str> {
         if let Some(code) = self.control("custom") {
-            log(format!("refusing SetCustomMiningJob {} with {code} (control)", m.request_id));
+            log(format!(
+                "refusing SetCustomMiningJob {} with {code} (control)",
+                m.request_id
+            ));
             return Err(match code.as_str() {
                 "invalid-mining-job-token" => "invalid-mining-job-token",
                 _ => "invalid-job",
@@ -411,7 +423,10 @@ impl Engine {
             state.set.pop_front();
         }
         state.set.push_back(job);
-        log(format!("custom job {} set on channel {}", m.request_id, m.channel_id));
+        log(format!(
+            "custom job {} set on channel {}",
+            m.request_id, m.channel_id
+        ));
         Ok(())
     }
 
@@ -419,7 +434,13 @@ impl Engine {
         let prev = BlockHash::from_byte_array(p.prev_hash.to_array());
         let jobs: Vec<Job> = {
             let state = self.state.lock().unwrap();
-            state.set.iter().rev().filter(|j| j.prev == prev).cloned().collect()
+            state
+                .set
+                .iter()
+                .rev()
+                .filter(|j| j.prev == prev)
+                .cloned()
+                .collect()
         };
         for job in jobs {
             let Some(coinbase) = coinbase_of(
@@ -446,16 +467,18 @@ impl Engine {
                 continue;
             }
             let hash = block.block_hash();
-            match self
-                .node
-                .call("submitblock", serde_json::json!([encode::serialize_hex(&block)]))
-            {
+            match self.node.call(
+                "submitblock",
+                serde_json::json!([encode::serialize_hex(&block)]),
+            ) {
                 Ok(answer) => log(format!("pushed solution {hash} submitted: {answer}")),
                 Err(e) => log(format!("pushed solution {hash}: submitblock failed: {e}")),
             }
             return;
         }
-        log(format!("a pushed solution on {prev} matches no job set on the pool"));
+        log(format!(
+            "a pushed solution on {prev} matches no job set on the pool"
+        ));
     }
 }
 
@@ -572,8 +595,49 @@ async fn main() -> Result<(), Error> {
         control,
         state: Mutex::default(),
     })));
+    // pool_sv2 0.7.0 shuts itself down when a downstream opens a channel between a
+    // NewTemplate and its SetNewPrevHash (TemplateIdNotFound while bootstrapping the group
+    // channel): on regtest, with a block a second, that happens. The pool is started again,
+    // as a supervisor would.
+    loop {
+        let cancel = CancellationToken::new();
+        let started = run(
+            &config,
+            &jds,
+            address.clone(),
+            public_key,
+            Arc::clone(&engine),
+            cancel.clone(),
+        )
+        .await;
+        if let Err(e) = started {
+            log(format!("the pool did not start: {e}"));
+            cancel.cancel();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                cancel.cancel();
+                return Ok(());
+            }
+            _ = cancel.cancelled() => {}
+        }
+        log("the pool shut itself down; starting it again".into());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
 
-    let cancel = CancellationToken::new();
+/// Starts the JDS, the Template Provider client, the channel manager and the servers; they
+/// run until `cancel`.
+async fn run(
+    config: &PoolConfig,
+    jds: &jd_server_sv2::config::JDSConfig,
+    address: String,
+    public_key: Option<stratum_apps::key_utils::Secp256k1PublicKey>,
+    engine: Arc<dyn JobValidationEngine>,
+    cancel: CancellationToken,
+) -> Result<(), Error> {
     let tm = Arc::new(TaskManager::new());
     let coinbase_outputs = vec![config.get_txout()];
     let mut encoded_outputs = vec![];
@@ -665,11 +729,5 @@ async fn main() -> Result<(), Error> {
     .map_err(|e| format!("pool server: {e:?}"))?;
     log(format!("pool listening on {}", config.listen_address()));
 
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = cancel.cancelled() => {}
-    }
-    cancel.cancel();
-    jd.shutdown();
     Ok(())
 }
