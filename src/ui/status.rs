@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::stats::{format_clock as clock, format_difficulty, format_hashrate, RateHistory, Stats};
+use crate::stats::{
+    format_clock as clock, format_difficulty, format_hashrate, JdStatus, RateHistory, Stats,
+};
 
 /// One device's row.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,6 +56,8 @@ pub struct Snapshot {
     pub best_share: f64,
     /// Solo: the network difficulty, and seconds to a block on average at the 5 s rate.
     pub solo: Option<(f64, f64)>,
+    /// Job declaration mode's state and counts.
+    pub jd: Option<JdStatus>,
 }
 
 impl Snapshot {
@@ -106,6 +110,7 @@ impl Snapshot {
                     stats.expected_block_seconds(rate),
                 )
             }),
+            jd: stats.jd(),
         }
     }
 }
@@ -218,6 +223,32 @@ pub fn render(s: &Snapshot, width: usize, height: usize, color: bool) -> Vec<Str
                     ),
                 ),
                 (4, format!("failovers {}", p.failovers)),
+            ],
+            " | ",
+            width,
+        ));
+    }
+    if let Some(jd) = &s.jd {
+        let state = match jd.state {
+            "fallback" => format!("{red}fallback{reset}"),
+            "declared" => format!("{green}declared{reset}"),
+            other => other.to_string(),
+        };
+        rows.push(fit_fields(
+            &[
+                (0, format!("  job declaration {state}")),
+                (5, jd.reason.clone()),
+                (
+                    1,
+                    format!(
+                        "declared {} accepted {} refused {}",
+                        jd.declared,
+                        jd.accepted,
+                        jd.refused_total()
+                    ),
+                ),
+                (3, format!("txs provided {}", jd.provided)),
+                (2, format!("fallbacks {}", jd.fallbacks)),
             ],
             " | ",
             width,
@@ -387,6 +418,7 @@ mod tests {
             blocks: 0,
             best_share: 1234.5,
             solo: None,
+            jd: None,
         }
     }
 
@@ -425,6 +457,38 @@ hashrig 6.18 GH/s | work 0/1f | up 01:02:03
   pool 1 | diff - | accepted 0 rejected 0 stale 0
   accepted 40 rejected 1 stale 0 | best 1.23k | blocks 0";
         assert_eq!(lines.join("\n"), expected);
+    }
+
+    #[test]
+    fn job_declaration_has_a_row_that_fits_80_columns() {
+        let mut s = snapshot();
+        s.pools.truncate(1);
+        s.jd = Some(JdStatus {
+            jds: "stratum2+tcp://127.0.0.1:34264/9auq".into(),
+            state: "fallback",
+            reason: "the JDS is away: connection refused".into(),
+            declared: 12,
+            accepted: 10,
+            refused: [("invalid-job".to_string(), 2)].into(),
+            provided: 31,
+            fallbacks: 1,
+            ..JdStatus::default()
+        });
+        let lines = render(&s, 140, 24, false);
+        assert_eq!(
+            lines[4],
+            "  job declaration fallback | the JDS is away: connection refused | declared 12 accepted 10 refused 2 | txs provided 31 | fallbacks 1"
+        );
+        let lines = render(&s, 80, 24, false);
+        assert_eq!(
+            lines[4],
+            "  job declaration fallback | declared 12 accepted 10 refused 2 | fallbacks 1"
+        );
+        for width in [20, 40, 80] {
+            for line in render(&s, width, 24, true) {
+                assert!(crate::ui::terminal::columns(&line) <= width, "{line:?}");
+            }
+        }
     }
 
     #[test]

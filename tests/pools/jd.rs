@@ -233,7 +233,9 @@ fn declared_blocks_carry_our_transactions_and_pay_the_pool() -> common::Outcome 
 fn falls_back_to_solo_when_the_pool_goes_and_returns() -> common::Outcome {
     let mut stack = JdStack::start(1)?;
     let journal = journal_path("jd-fallback");
-    let run = Run::start(&args(&stack, &journal, &[]), "fallback");
+    let api = common::bcoin::free_port();
+    let api_addr = format!("127.0.0.1:{api}");
+    let run = Run::start(&args(&stack, &journal, &["--api", &api_addr]), "fallback");
     let log = || run.stderr();
     let first = wait_block_paying(
         &stack.bcoin,
@@ -242,6 +244,19 @@ fn falls_back_to_solo_when_the_pool_goes_and_returns() -> common::Outcome {
         Duration::from_secs(60),
         &log,
     );
+    let state = || -> String {
+        let text = common::bcoin::http(api, "GET", "/v1/summary", "").unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        v["job_declaration"]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    common::miner::wait_for(
+        "state declared in /v1/summary",
+        Duration::from_secs(10),
+        || state() == "declared",
+    );
     stack.pool.kill();
     let solo = wait_block_paying(&stack.bcoin, first, PAYOUT, Duration::from_secs(60), &log);
     assert!(
@@ -249,6 +264,17 @@ fn falls_back_to_solo_when_the_pool_goes_and_returns() -> common::Outcome {
             .contains("job declaration: mining solo on the node with the fallback payout"),
         "{}",
         run.stderr()
+    );
+    // The API and /metrics say so while it lasts.
+    assert_eq!(state(), "fallback");
+    let metrics = common::bcoin::http(api, "GET", "/metrics", "").unwrap();
+    assert!(
+        metrics.contains("hashrig_jd_state{state=\"fallback\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hashrig_jd_declarations_total{result=\"accepted\"}"),
+        "{metrics}"
     );
     stack.pool.restart();
     let tip = stack.bcoin.height().max(solo);

@@ -159,6 +159,9 @@ pub(super) fn metrics(state: &State) -> String {
     let blocks: Counter = Counter::default();
     blocks.inc_by(Stats::get(&s.blocks));
     registry.register("blocks", "Blocks accepted by the node", blocks);
+    if let Some(jd) = s.jd() {
+        job_declaration(&mut registry, &jd);
+    }
     let build = Family::<Vec<(String, String)>, Gauge>::default();
     build
         .get_or_create(&vec![
@@ -180,6 +183,75 @@ pub(super) fn metrics(state: &State) -> String {
         tracing::warn!("encoding metrics: {e}");
     }
     out
+}
+
+/// Job declaration mode's metrics.
+fn job_declaration(registry: &mut Registry, jd: &crate::stats::JdStatus) {
+    type Labels = Vec<(String, String)>;
+    let label = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+    let state = Family::<Labels, Gauge>::default();
+    for s in ["declared", "pending", "fallback"] {
+        state
+            .get_or_create(&label("state", s))
+            .set(i64::from(jd.state == s));
+    }
+    registry.register(
+        "jd_state",
+        "1 for job declaration's state: declared (the pool's job on our template), pending, fallback (solo)",
+        state,
+    );
+    let declarations = Family::<Labels, Counter>::default();
+    declarations
+        .get_or_create(&label("result", "declared"))
+        .inc_by(jd.declared);
+    declarations
+        .get_or_create(&label("result", "accepted"))
+        .inc_by(jd.accepted);
+    declarations
+        .get_or_create(&label("result", "refused"))
+        .inc_by(jd.refused_total());
+    registry.register(
+        "jd_declarations",
+        "Templates declared to the JDS, and its answers",
+        declarations,
+    );
+    let refused = Family::<Labels, Counter>::default();
+    for (code, n) in &jd.refused {
+        refused
+            .get_or_create(&label("code", &crate::ui::output::clip(code, 64)))
+            .inc_by(*n);
+    }
+    registry.register(
+        "jd_declarations_refused",
+        "Declarations the JDS refused, by error code",
+        refused,
+    );
+    let provided: Counter = Counter::default();
+    provided.inc_by(jd.provided);
+    registry.register(
+        "jd_transactions_provided",
+        "Transactions the JDS asked for and got (ProvideMissingTransactions)",
+        provided,
+    );
+    let custom = Family::<Labels, Counter>::default();
+    custom
+        .get_or_create(&label("result", "accepted"))
+        .inc_by(jd.custom_jobs);
+    custom
+        .get_or_create(&label("result", "refused"))
+        .inc_by(jd.custom_refused);
+    registry.register(
+        "jd_custom_jobs",
+        "Custom jobs (SetCustomMiningJob) the pool took or refused",
+        custom,
+    );
+    let fallbacks: Counter = Counter::default();
+    fallbacks.inc_by(jd.fallbacks);
+    registry.register(
+        "jd_fallbacks",
+        "Times mining fell back to solo on the node",
+        fallbacks,
+    );
 }
 
 /// True when the request's Accept header names OpenMetrics.

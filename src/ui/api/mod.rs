@@ -534,6 +534,8 @@ fn summary(state: &State) -> Value {
         "hashrate_effective": s.effective_hashrate(),
         "best_share": s.best_share(),
         "network_difficulty": s.network_difficulty(),
+        // Job declaration mode (null for other sources).
+        "job_declaration": s.jd(),
         // Seconds to a block on average at the 5 s rate (the average one before there is
         // one; null: never, at 0 H/s).
         "expected_block_s": Some(s.expected_block_seconds(
