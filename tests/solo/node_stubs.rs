@@ -149,9 +149,15 @@ fn btcd_gets_a_request_it_can_answer() -> common::Outcome {
 }
 
 /// Defect 6: Core says `inconclusive` for a valid side-chain block (confirmations -1 after):
-/// stale, not accepted. `duplicate` of a block on the active chain is accepted.
+/// stale, not accepted. `duplicate` of a block on the active chain is accepted; bcoin 1.0.2
+/// says `rejected: duplicate` for it (its reasons carry that prefix), found when a JDS had
+/// pushed the same block first.
 fn a_side_chain_block_is_stale_and_a_duplicate_on_the_active_chain_accepted() -> common::Outcome {
-    for (answer, confirmations, accepted_blocks) in [("inconclusive", -1, 0), ("duplicate", 3, 1)] {
+    for (answer, confirmations, accepted_blocks) in [
+        ("inconclusive", -1, 0),
+        ("duplicate", 3, 1),
+        ("rejected: duplicate", 1, 1),
+    ] {
         let (port, _) = stub_node(move |method, n, _| match (method, n) {
             ("getblocktemplate", _) => Reply::Result(template("207fffff")),
             ("submitblock", 0) => Reply::Result(json!(answer)),
