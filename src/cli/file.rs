@@ -306,6 +306,10 @@ pool_failback = 60
 # sv2_channel = "standard"  # or "extended"
 # hashrate = "80M"
 
+# Job declaration (your node's templates, the pool's payout): node, one stratum2+tcp pool,
+# its JDS, user, and payout for the solo fallback.
+# jds = "stratum2+tcp://127.0.0.1:34264/9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72"
+
 # Solo mining instead of a pool (give node and leave pool out):
 # node = "http://127.0.0.1:8332"
 # rpc_cookie = "/home/me/.bitcoin/.cookie"
