@@ -210,6 +210,26 @@ fn solo_only(args: &cli::MineArgs) -> Result<()> {
 /// Job declaration: the node (templates, the fallback's payout), one Stratum V2 pool and its
 /// JDS.
 fn jd_source(node: &str, args: &cli::MineArgs) -> Result<JdSource> {
+    let (rpc, payout, pool, jds, options) = jd_parts(node, args)?;
+    let path = match &args.journal {
+        Some(path) => path.clone(),
+        None => default_journal()?,
+    };
+    Ok(JdSource {
+        node: Node::new(rpc).with_longpoll_timeout(timings(args)?.longpoll_timeout),
+        payout,
+        journal: Journal::open(&path)?,
+        poll: timings(args)?.poll,
+        pool,
+        jds,
+        options,
+    })
+}
+
+type JdParts = (RpcClient, Payout, PoolConfig, PoolUrl, StratumOptions);
+
+/// Job declaration's flags, checked (nothing opened).
+fn jd_parts(node: &str, args: &cli::MineArgs) -> Result<JdParts> {
     let jds = args.jds.as_deref().unwrap_or_default();
     let (rpc, payout, share_bits) = node_parts(node, args)?;
     if share_bits.is_some() {
@@ -246,22 +266,16 @@ fn jd_source(node: &str, args: &cli::MineArgs) -> Result<JdSource> {
             "--sv2-channel: job declaration opens its own (custom-work extended) channel",
         ));
     }
-    let path = match &args.journal {
-        Some(path) => path.clone(),
-        None => default_journal()?,
-    };
-    Ok(JdSource {
-        node: Node::new(rpc).with_longpoll_timeout(timings(args)?.longpoll_timeout),
+    Ok((
+        rpc,
         payout,
-        journal: Journal::open(&path)?,
-        poll: timings(args)?.poll,
-        pool: PoolConfig {
+        PoolConfig {
             url: pool_url,
             user,
             password,
         },
         jds,
-        options: StratumOptions {
+        StratumOptions {
             answer_timeout: seconds("pool-timeout", args.pool_timeout)?,
             idle_timeout: seconds("pool-idle", args.pool_idle)?,
             failback: seconds("pool-failback", args.pool_failback)?,
@@ -272,7 +286,7 @@ fn jd_source(node: &str, args: &cli::MineArgs) -> Result<JdSource> {
             hash_rate: args.hashrate.as_deref().map(parse_rate).transpose()?,
             update_every: seconds("sv2-update-every", args.sv2_update_every)?,
         },
-    })
+    ))
 }
 
 fn pool_source(args: &cli::MineArgs) -> Result<StratumSource> {
@@ -405,10 +419,7 @@ pub fn check_mine(args: &cli::MineArgs) -> Result<()> {
     timings(args)?;
     match &args.node {
         Some(node) if args.jds.is_some() => {
-            let jds = args.jds.as_deref().unwrap_or_default();
-            node_parts(node, args)?;
-            jds.parse::<PoolUrl>()
-                .map_err(|e| usage(format!("--jds: {e}")))?;
+            jd_parts(node, args)?;
         }
         Some(node) => {
             solo_only(args)?;

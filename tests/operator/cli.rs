@@ -153,6 +153,119 @@ fn bad_numbers_are_usage_errors() -> common::Outcome {
     Ok(())
 }
 
+/// Job declaration's flags: node, one stratum2 pool and its JDS, a user, a fallback payout.
+fn job_declaration_flags_are_checked_before_anything_starts() -> common::Outcome {
+    const KEY: &str = "9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72";
+    let v2 = |port: u16| format!("stratum2+tcp://127.0.0.1:{port}/{KEY}");
+    let node = [
+        "--node",
+        "http://127.0.0.1:1",
+        "--rpc-user",
+        "u",
+        "--rpc-password",
+        "p",
+    ];
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--pool".into(), v2(2)],
+            "--node and --pool together mean job declaration: give the pool's --jds too",
+        ),
+        (
+            vec![
+                "--pool".into(),
+                v2(2),
+                "--jds".into(),
+                v2(3),
+                "--payout-script".into(),
+                "51".into(),
+            ],
+            "job declaration needs --user",
+        ),
+        (
+            vec![
+                "--pool".into(),
+                v2(2),
+                "--jds".into(),
+                v2(3),
+                "--user".into(),
+                "u".into(),
+            ],
+            "give one of --payout and --payout-script",
+        ),
+        (
+            vec![
+                "--pool".into(),
+                "stratum+tcp://127.0.0.1:2".into(),
+                "--jds".into(),
+                v2(3),
+                "--user".into(),
+                "u".into(),
+                "--payout-script".into(),
+                "51".into(),
+            ],
+            "job declaration is Stratum V2",
+        ),
+        (
+            vec![
+                "--pool".into(),
+                v2(2),
+                "--pool".into(),
+                v2(4),
+                "--jds".into(),
+                v2(3),
+                "--user".into(),
+                "u".into(),
+                "--payout-script".into(),
+                "51".into(),
+            ],
+            "job declaration takes one --pool",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let out = hashrig()
+            .arg("mine")
+            .args(node)
+            .args(&extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(expected), "{extra:?}: {err}");
+    }
+    // --jds without a node to take templates from: clap's own usage error.
+    let out = hashrig()
+        .args(["mine", "--pool", &v2(2), "--jds", &v2(3), "--user", "u"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--node"));
+    // The same rules in the config file (`config check`).
+    let file = std::env::temp_dir().join(format!("hashrig-jd-{}.toml", std::process::id()));
+    for (jds, code) in [(v2(3), 0), ("stratum+tcp://127.0.0.1:3".to_string(), 2)] {
+        std::fs::write(
+            &file,
+            format!(
+                "[mine]\nnode = \"http://127.0.0.1:1\"\nrpc_user = \"u\"\nrpc_password = \"p\"\npayout_script = \"51\"\npool = [\"{}\"]\njds = \"{jds}\"\nuser = \"u\"\n",
+                v2(2)
+            ),
+        )
+        .unwrap();
+        let out = hashrig()
+            .args(["config", "check"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{jds}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let _ = std::fs::remove_file(&file);
+    Ok(())
+}
+
 fn bad_gpu_shader_options_are_usage_errors() -> common::Outcome {
     if cfg!(not(feature = "gpu")) {
         return Err(common::skip("built without the `gpu` feature"));
@@ -553,5 +666,6 @@ crate::tests!(
     an_unknown_kernel_is_a_clear_error,
     bad_numbers_are_usage_errors,
     bad_gpu_shader_options_are_usage_errors,
+    job_declaration_flags_are_checked_before_anything_starts,
     bench_goes_on_without_a_failed_gpu
 );
