@@ -48,6 +48,8 @@ const STALE_RETRY: Duration = Duration::from_secs(1);
 /// How long mining waits for the pool's job on a new template before mining the template solo
 /// meanwhile (a declaration takes a few round trips: milliseconds on a healthy pool).
 const PENDING_IDLE: Duration = Duration::from_secs(1);
+/// Solo solutions kept while the submit thread's queue is full.
+const MAX_WAITING: usize = 1024;
 /// How long the coordinator waits at exit for the pool's answers to its last shares.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
@@ -226,7 +228,7 @@ struct Coordinator {
     pending_solo: bool,
     status: JdStatus,
     /// Blocks the submit thread could not take yet (its queue was full): sent first.
-    blocks: std::collections::VecDeque<BuiltBlock>,
+    to_submit: std::collections::VecDeque<ToSubmit>,
     closing: Option<Instant>,
 }
 
@@ -280,7 +282,7 @@ impl Coordinator {
             pending_since: Instant::now(),
             pending_solo: false,
             status,
-            blocks: Default::default(),
+            to_submit: Default::default(),
             closing: None,
         }
     }
@@ -310,7 +312,7 @@ impl Coordinator {
             }
             if let Some(since) = self.closing {
                 let waiting = self.pool.as_ref().map_or(0, |p| p.channel.pending());
-                if (waiting == 0 && self.blocks.is_empty()) || since.elapsed() >= EXIT_GRACE {
+                if (waiting == 0 && self.to_submit.is_empty()) || since.elapsed() >= EXIT_GRACE {
                     break;
                 }
                 continue;
@@ -949,26 +951,21 @@ impl Coordinator {
 
     fn solution(&mut self, solution: Solution, submit: &SyncSender<ToSubmit>) {
         let Some(ctx) = context(&solution) else {
-            // Solo work (our template): the submit thread builds and sends its block.
-            if let Err(e) = submit.try_send(ToSubmit::Solution(solution)) {
-                let s = match e {
-                    mpsc::TrySendError::Full(ToSubmit::Solution(s))
-                    | mpsc::TrySendError::Disconnected(ToSubmit::Solution(s)) => s,
-                    _ => return,
-                };
-                crate::elog!(
-                    "error: the submit queue is full; block {} waits in the mining loop",
-                    s.share.hash_hex()
-                );
-                let _ = self.link.stats();
+            // Solo work (our template): the submit thread builds and sends its block (kept
+            // here while its queue is full). On one parent only the first block counts, so a
+            // long wait means a flood of rivals (regtest): past the cap they are dropped.
+            if self.to_submit.len() >= MAX_WAITING {
                 self.link.outcome(Outcome {
-                    what: format!("block {}", s.share.hash_hex()),
-                    kind: OutcomeKind::Stale("the submit queue was full".into()),
+                    what: format!("block {}", solution.share.hash_hex()),
+                    kind: OutcomeKind::Stale("too many blocks wait for the node".into()),
                     block: true,
-                    quiet: false,
+                    quiet: true,
                     share_also: false,
                 });
+                return;
             }
+            self.to_submit.push_back(ToSubmit::Solution(solution));
+            self.flush_blocks(submit);
             return;
         };
         let session = ctx.session;
@@ -1059,33 +1056,33 @@ impl Coordinator {
             let m = wire::message::push_solution(full_extranonce.to_vec(), &solution.share.header)?;
             Some(Box::new(move || later(Outgoing::V2(Box::new(m)))) as Box<dyn FnOnce() + Send>)
         });
-        self.blocks.push_back(BuiltBlock {
+        self.to_submit.push_back(ToSubmit::Built(BuiltBlock {
             block,
             height: declared.template.height,
             what,
             then: push,
-        });
+        }));
         self.flush_blocks(submit);
     }
 
     /// Hands waiting blocks to the submit thread (kept while its queue is full).
     fn flush_blocks(&mut self, submit: &SyncSender<ToSubmit>) {
-        while let Some(b) = self.blocks.pop_front() {
-            match submit.try_send(ToSubmit::Built(b)) {
+        while let Some(b) = self.to_submit.pop_front() {
+            match submit.try_send(b) {
                 Ok(()) => {}
-                Err(mpsc::TrySendError::Full(ToSubmit::Built(b))) => {
-                    self.blocks.push_front(b);
+                Err(mpsc::TrySendError::Full(b)) => {
+                    self.to_submit.push_front(b);
                     return;
                 }
-                Err(_) => return,
+                Err(mpsc::TrySendError::Disconnected(_)) => return,
             }
         }
     }
 
     fn finish(&mut self, submit: &SyncSender<ToSubmit>) {
         // A block never stays behind: the submit thread takes it (waiting if it must).
-        while let Some(b) = self.blocks.pop_front() {
-            let _ = submit.send(ToSubmit::Built(b));
+        while let Some(b) = self.to_submit.pop_front() {
+            let _ = submit.send(b);
         }
         if let Some(mut p) = self.pool.take() {
             self.past_custom += p.channel.custom_jobs_taken();
