@@ -5,7 +5,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hashrig::algo::scrypt::{hash, reference, Prepared, Scratch};
+use hashrig::algo::scrypt::{reference, Prepared};
+use hashrig::backend::cpu::scrypt::{ScryptKernel, ScryptWorker};
 
 const HASHES: u32 = 64;
 
@@ -28,15 +29,18 @@ fn scrypt(c: &mut Criterion) {
         })
     });
 
-    group.bench_function(BenchmarkId::new("kernel", "portable"), |b| {
-        let p = Prepared::new(&header);
-        let mut scratch = Scratch::default();
-        b.iter(|| {
-            for nonce in 0..HASHES {
-                black_box(hash(&p, nonce, &mut scratch));
-            }
-        })
-    });
+    let p = Prepared::new(&header);
+    for kernel in ScryptKernel::supported() {
+        let mut worker = ScryptWorker::new(kernel).expect("supported");
+        let batches = HASHES / kernel.lanes() as u32;
+        group.bench_function(BenchmarkId::new("kernel", kernel.name()), |b| {
+            b.iter(|| {
+                for i in 0..batches {
+                    black_box(worker.hashes(&p, i * kernel.lanes() as u32));
+                }
+            })
+        });
+    }
     group.finish();
 }
 

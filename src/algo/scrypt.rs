@@ -241,6 +241,121 @@ pub fn hash(p: &Prepared, nonce: u32, scratch: &mut Scratch) -> [u8; 32] {
     pbkdf2_out(&hmac, &x)
 }
 
+/// `L` hashes' ROMix state side by side: word `k` of hash `l` is `x[k][l]` (structure of
+/// arrays), so each Salsa20/8 operation is one operation on `L` lanes, which the compiler turns
+/// into vector instructions where the caller enables them (AVX2: 8 lanes, AVX-512: 16).
+pub type LaneBlock<const L: usize> = [[u32; L]; WORDS];
+
+/// `L` hashes' scratchpads, entry by entry in the same side-by-side layout (a write is one
+/// straight copy; a read gathers each lane's own entry).
+pub struct LaneScratch<const L: usize>(Box<[LaneBlock<L>]>);
+
+impl<const L: usize> Default for LaneScratch<L> {
+    fn default() -> Self {
+        LaneScratch(vec![[[0u32; L]; WORDS]; N].into_boxed_slice())
+    }
+}
+
+#[inline(always)]
+fn xor_salsa8_lanes<const L: usize>(b: &mut [[u32; L]; 16], x: &[[u32; L]; 16]) {
+    for (bi, xi) in b.iter_mut().zip(x) {
+        for l in 0..L {
+            bi[l] ^= xi[l];
+        }
+    }
+    let mut s = *b;
+    macro_rules! step {
+        ($t:expr, $a:expr, $d:expr, $r:expr) => {
+            for l in 0..L {
+                s[$t][l] ^= s[$a][l].wrapping_add(s[$d][l]).rotate_left($r);
+            }
+        };
+    }
+    macro_rules! quarter {
+        ($a:expr, $b:expr, $c:expr, $d:expr) => {
+            step!($b, $a, $d, 7);
+            step!($c, $b, $a, 9);
+            step!($d, $c, $b, 13);
+            step!($a, $d, $c, 18);
+        };
+    }
+    for _ in 0..4 {
+        quarter!(0, 4, 8, 12);
+        quarter!(5, 9, 13, 1);
+        quarter!(10, 14, 2, 6);
+        quarter!(15, 3, 7, 11);
+        quarter!(0, 1, 2, 3);
+        quarter!(5, 6, 7, 4);
+        quarter!(10, 11, 8, 9);
+        quarter!(15, 12, 13, 14);
+    }
+    for (bi, si) in b.iter_mut().zip(s) {
+        for l in 0..L {
+            bi[l] = bi[l].wrapping_add(si[l]);
+        }
+    }
+}
+
+#[inline(always)]
+fn block_mix_lanes<const L: usize>(x: &mut LaneBlock<L>) {
+    let (lo, hi) = x.split_at_mut(16);
+    let lo: &mut [[u32; L]; 16] = lo.try_into().expect("16");
+    let hi: &mut [[u32; L]; 16] = hi.try_into().expect("16");
+    xor_salsa8_lanes(lo, hi);
+    xor_salsa8_lanes(hi, lo);
+}
+
+/// ROMix of `L` hashes at once. `#[inline(always)]`: each SIMD kernel instantiates it inside a
+/// function compiled for its instruction set.
+#[inline(always)]
+pub fn romix_lanes<const L: usize>(x: &mut LaneBlock<L>, scratch: &mut LaneScratch<L>) {
+    for v in scratch.0.iter_mut() {
+        *v = *x;
+        block_mix_lanes(x);
+    }
+    for _ in 0..N {
+        let j: [usize; L] = std::array::from_fn(|l| x[16][l] as usize & (N - 1));
+        for (k, xk) in x.iter_mut().enumerate() {
+            for (l, jl) in j.iter().enumerate() {
+                xk[l] ^= scratch.0[*jl][k][l];
+            }
+        }
+        block_mix_lanes(x);
+    }
+}
+
+/// `L` hashes of the job's header, nonces `first..first + L`, with `romix` (a SIMD
+/// instantiation of [`romix_lanes`]): the PBKDF2 steps per hash (SHA-256 through `sha2`, which
+/// uses SHA-NI where the CPU has it), ROMix for all at once.
+#[inline(always)]
+pub fn hash_lanes<const L: usize>(
+    p: &Prepared,
+    first: u32,
+    scratch: &mut LaneScratch<L>,
+    romix: impl FnOnce(&mut LaneBlock<L>, &mut LaneScratch<L>),
+    out: &mut [[u8; 32]; L],
+) {
+    let mut macs: [Option<Hmac>; L] = std::array::from_fn(|_| None);
+    let mut x = [[0u32; L]; WORDS];
+    for l in 0..L {
+        let last16 = p.last16(first.wrapping_add(l as u32));
+        let hmac = Hmac::new(p, &last16);
+        let b = pbkdf2_header(p, &hmac, &last16);
+        for k in 0..WORDS {
+            x[k][l] = b[k];
+        }
+        macs[l] = Some(hmac);
+    }
+    romix(&mut x, scratch);
+    for (l, mac) in macs.iter().enumerate() {
+        let mut b = [0u32; WORDS];
+        for k in 0..WORDS {
+            b[k] = x[k][l];
+        }
+        out[l] = pbkdf2_out(mac.as_ref().expect("set above"), &b);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

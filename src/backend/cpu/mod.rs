@@ -6,10 +6,13 @@
 
 mod lanes;
 mod scalar;
+pub mod scrypt;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512;
+#[cfg(target_arch = "x86_64")]
+mod x86_scrypt;
 #[cfg(target_arch = "x86_64")]
 mod x86_sha_ni;
 

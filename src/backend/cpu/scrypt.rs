@@ -1,0 +1,181 @@
+//! The CPU's scrypt kernels: the portable one (one hash at a time), 4 hashes side by side in
+//! plain Rust (128-bit vectors on any x86-64), and 8 (AVX2) or 16 (AVX-512) side by side.
+//! Each worker thread owns one [`ScryptWorker`], whose scratchpads (128 KiB per hash) are
+//! allocated once.
+
+use crate::algo::scrypt::{self, hash_lanes, romix_lanes, LaneScratch, Prepared, Scratch};
+
+/// A scrypt kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScryptKernel {
+    Portable,
+    Lanes4,
+    Avx2,
+    Avx512,
+}
+
+impl ScryptKernel {
+    pub const ALL: [ScryptKernel; 4] = [Self::Portable, Self::Lanes4, Self::Avx2, Self::Avx512];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Portable => "portable",
+            Self::Lanes4 => "lanes4",
+            Self::Avx2 => "avx2x8",
+            Self::Avx512 => "avx512x16",
+        }
+    }
+
+    /// Hashes per call.
+    pub fn lanes(self) -> usize {
+        match self {
+            Self::Portable => 1,
+            Self::Lanes4 => 4,
+            Self::Avx2 => 8,
+            Self::Avx512 => 16,
+        }
+    }
+
+    pub fn is_supported(self) -> bool {
+        match self {
+            Self::Portable | Self::Lanes4 => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The kernels this CPU runs.
+    pub fn supported() -> Vec<ScryptKernel> {
+        Self::ALL.into_iter().filter(|k| k.is_supported()).collect()
+    }
+}
+
+enum Pads {
+    One(Scratch),
+    Four(LaneScratch<4>),
+    Eight(LaneScratch<8>),
+    Sixteen(LaneScratch<16>),
+}
+
+/// One thread's kernel and scratchpads.
+pub struct ScryptWorker {
+    kernel: ScryptKernel,
+    pads: Pads,
+    out: Vec<[u8; 32]>,
+}
+
+impl ScryptWorker {
+    /// `None` when this CPU cannot run `kernel`.
+    pub fn new(kernel: ScryptKernel) -> Option<Self> {
+        if !kernel.is_supported() {
+            return None;
+        }
+        let pads = match kernel {
+            ScryptKernel::Portable => Pads::One(Scratch::default()),
+            ScryptKernel::Lanes4 => Pads::Four(LaneScratch::default()),
+            ScryptKernel::Avx2 => Pads::Eight(LaneScratch::default()),
+            ScryptKernel::Avx512 => Pads::Sixteen(LaneScratch::default()),
+        };
+        Some(ScryptWorker {
+            kernel,
+            pads,
+            out: Vec::with_capacity(16),
+        })
+    }
+
+    pub fn kernel(&self) -> ScryptKernel {
+        self.kernel
+    }
+
+    /// The scrypt hashes of the job's header with nonces `first`, `first + 1`, ... (as many as
+    /// the kernel has lanes).
+    pub fn hashes(&mut self, p: &Prepared, first: u32) -> &[[u8; 32]] {
+        self.out.clear();
+        match &mut self.pads {
+            Pads::One(s) => self.out.push(scrypt::hash(p, first, s)),
+            Pads::Four(s) => {
+                let mut out = [[0u8; 32]; 4];
+                hash_lanes(p, first, s, romix_lanes, &mut out);
+                self.out.extend(out);
+            }
+            #[cfg(target_arch = "x86_64")]
+            Pads::Eight(s) => {
+                let mut out = [[0u8; 32]; 8];
+                hash_lanes(
+                    p,
+                    first,
+                    s,
+                    |x, s| super::x86_scrypt::romix_avx2(x, s).expect("AVX2 was detected at new()"),
+                    &mut out,
+                );
+                self.out.extend(out);
+            }
+            #[cfg(target_arch = "x86_64")]
+            Pads::Sixteen(s) => {
+                let mut out = [[0u8; 32]; 16];
+                hash_lanes(
+                    p,
+                    first,
+                    s,
+                    |x, s| {
+                        super::x86_scrypt::romix_avx512(x, s)
+                            .expect("AVX-512 was detected at new()")
+                    },
+                    &mut out,
+                );
+                self.out.extend(out);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => unreachable!("not supported here"),
+        }
+        &self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kernel_matches_the_crate_on_random_headers_and_edge_nonces() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for kernel in ScryptKernel::supported() {
+            let mut w = ScryptWorker::new(kernel).unwrap();
+            for round in 0..3 {
+                let mut h = [0u8; 80];
+                for b in h.iter_mut() {
+                    *b = next() as u8;
+                }
+                let p = Prepared::new(&h);
+                // The first batch wraps past 0xffffffff to 0.
+                for first in [u32::MAX - 1, 0, next() as u32] {
+                    let got = w.hashes(&p, first).to_vec();
+                    assert_eq!(got.len(), kernel.lanes());
+                    for (i, g) in got.iter().enumerate() {
+                        let nonce = first.wrapping_add(i as u32);
+                        h[76..].copy_from_slice(&nonce.to_le_bytes());
+                        assert_eq!(
+                            *g,
+                            scrypt::reference(&h),
+                            "{} round {round} nonce {nonce}",
+                            kernel.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
