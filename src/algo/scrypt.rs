@@ -232,6 +232,23 @@ fn romix(x: &mut [u32; WORDS], scratch: &mut Scratch) {
     }
 }
 
+/// The HMAC key of one header (both PBKDF2 steps use it).
+pub struct Keyed(Hmac);
+
+/// Step 1 for the job's header with `nonce`: its key and ROMix's input (32 words), for
+/// kernels that run ROMix their own way; [`finish`] does step 3.
+pub fn start(p: &Prepared, nonce: u32) -> (Keyed, [u32; WORDS]) {
+    let last16 = p.last16(nonce);
+    let hmac = Hmac::new(p, &last16);
+    let x = pbkdf2_header(p, &hmac, &last16);
+    (Keyed(hmac), x)
+}
+
+/// Step 3: the hash from ROMix's output.
+pub fn finish(key: &Keyed, x: &[u32; WORDS]) -> [u8; 32] {
+    pbkdf2_out(&key.0, x)
+}
+
 /// The scrypt hash of the job's header with `nonce` (the portable kernel).
 pub fn hash(p: &Prepared, nonce: u32, scratch: &mut Scratch) -> [u8; 32] {
     let last16 = p.last16(nonce);

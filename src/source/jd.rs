@@ -475,32 +475,7 @@ impl Coordinator {
     }
 
     fn share(&self, what: String, difficulty: f64, result: ShareResult) {
-        let p = &self.stats.pools()[0];
-        let kind = match result {
-            ShareResult::Accepted => {
-                p.accept(difficulty);
-                OutcomeKind::Accepted
-            }
-            ShareResult::Rejected(reason) => {
-                p.reject(&reason, difficulty);
-                OutcomeKind::Rejected(clip(&reason, 200))
-            }
-            ShareResult::Stale(reason) => {
-                p.stale(difficulty);
-                OutcomeKind::Stale(reason)
-            }
-            ShareResult::Unanswered(reason) => {
-                Stats::add(&p.unanswered, 1);
-                OutcomeKind::Unanswered(reason)
-            }
-        };
-        self.link.outcome(Outcome {
-            what,
-            kind,
-            block: false,
-            quiet: false,
-            share_also: false,
-        });
+        result.report(&self.stats.pools()[0], &self.link, what, difficulty);
     }
 
     /// Carries out the JD session's actions.

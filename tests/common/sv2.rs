@@ -153,6 +153,26 @@ pub fn v2_url(port: u16) -> String {
     format!("stratum2+tcp://127.0.0.1:{port}/{AUTHORITY_PUBLIC}")
 }
 
+/// The project's Template Provider in front of `bcoin`, on a free port: (server, port).
+fn start_tp(dir: &Path, bins: &Binaries, bcoin: &Bcoin) -> (Server, u16) {
+    let tp_port = free_port();
+    let tp = Server::start(
+        "tp",
+        dir,
+        &bins.tp,
+        &[
+            "--listen".into(),
+            format!("127.0.0.1:{tp_port}"),
+            "--node".into(),
+            bcoin.url(),
+            "--api-key".into(),
+            super::bcoin::API_KEY.into(),
+        ],
+        tp_port,
+    );
+    (tp, tp_port)
+}
+
 /// A pool_sv2 on free ports: (server, metrics port).
 fn start_pool(name: &str, dir: &Path, program: &Path, tp_port: u16, batch: usize) -> (Server, u16) {
     let pool_port = free_port();
@@ -207,21 +227,7 @@ impl Stack {
         let dir =
             std::env::temp_dir().join(format!("hashrig-sv2-{}-{}", std::process::id(), bcoin.port));
         std::fs::create_dir_all(&dir).unwrap();
-        let tp_port = free_port();
-        let tp = Server::start(
-            "tp",
-            &dir,
-            &bins.tp,
-            &[
-                "--listen".into(),
-                format!("127.0.0.1:{tp_port}"),
-                "--node".into(),
-                bcoin.url(),
-                "--api-key".into(),
-                super::bcoin::API_KEY.into(),
-            ],
-            tp_port,
-        );
+        let (tp, tp_port) = start_tp(&dir, &bins, &bcoin);
         let (pool, pool_metrics) = start_pool("pool", &dir, &bins.pool, tp_port, batch);
         Ok(Stack {
             bcoin,
@@ -412,21 +418,7 @@ impl JdStack {
         let dir =
             std::env::temp_dir().join(format!("hashrig-jd-{}-{}", std::process::id(), bcoin.port));
         std::fs::create_dir_all(&dir).unwrap();
-        let tp_port = free_port();
-        let tp = Server::start(
-            "tp",
-            &dir,
-            &bins.tp,
-            &[
-                "--listen".into(),
-                format!("127.0.0.1:{tp_port}"),
-                "--node".into(),
-                bcoin.url(),
-                "--api-key".into(),
-                super::bcoin::API_KEY.into(),
-            ],
-            tp_port,
-        );
+        let (tp, tp_port) = start_tp(&dir, &bins, &bcoin);
         let (pool_port, jds_port, pool_metrics) = (free_port(), free_port(), free_port());
         let config = dir.join("pool-jds.toml");
         std::fs::write(

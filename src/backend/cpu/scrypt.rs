@@ -3,6 +3,8 @@
 //! Each worker thread owns one [`ScryptWorker`], whose scratchpads (128 KiB per hash) are
 //! allocated once.
 
+#[cfg(target_arch = "x86_64")]
+use super::x86_scrypt::rows::{self, RowScratch};
 use crate::algo::scrypt::{self, hash_lanes, romix_lanes, LaneScratch, Prepared, Scratch};
 
 /// A scrypt kernel.
@@ -12,10 +14,22 @@ pub enum ScryptKernel {
     Lanes4,
     Avx2,
     Avx512,
+    /// Row layout (SSE2), 2 or 4 hashes interleaved; 4 with AVX-512's rotate.
+    Rows2,
+    Rows4,
+    Rows4Avx512,
 }
 
 impl ScryptKernel {
-    pub const ALL: [ScryptKernel; 4] = [Self::Portable, Self::Lanes4, Self::Avx2, Self::Avx512];
+    pub const ALL: [ScryptKernel; 7] = [
+        Self::Portable,
+        Self::Lanes4,
+        Self::Avx2,
+        Self::Avx512,
+        Self::Rows2,
+        Self::Rows4,
+        Self::Rows4Avx512,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -23,6 +37,9 @@ impl ScryptKernel {
             Self::Lanes4 => "lanes4",
             Self::Avx2 => "avx2x8",
             Self::Avx512 => "avx512x16",
+            Self::Rows2 => "sse2-rows-x2",
+            Self::Rows4 => "sse2-rows-x4",
+            Self::Rows4Avx512 => "avx512-rows-x4",
         }
     }
 
@@ -33,6 +50,8 @@ impl ScryptKernel {
             Self::Lanes4 => 4,
             Self::Avx2 => 8,
             Self::Avx512 => 16,
+            Self::Rows2 => 2,
+            Self::Rows4 | Self::Rows4Avx512 => 4,
         }
     }
 
@@ -42,7 +61,9 @@ impl ScryptKernel {
             #[cfg(target_arch = "x86_64")]
             Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
-            Self::Avx512 => {
+            Self::Rows2 | Self::Rows4 => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 | Self::Rows4Avx512 => {
                 std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512vl")
             }
@@ -62,6 +83,24 @@ enum Pads {
     Four(LaneScratch<4>),
     Eight(LaneScratch<8>),
     Sixteen(LaneScratch<16>),
+    #[cfg(target_arch = "x86_64")]
+    Rows2(Box<[RowScratch; 2]>),
+    #[cfg(target_arch = "x86_64")]
+    Rows4(Box<[RowScratch; 4]>),
+}
+
+/// Step 1 of `K` hashes: their keys and ROMix inputs.
+fn starts<const K: usize>(
+    p: &Prepared,
+    first: u32,
+) -> ([scrypt::Keyed; K], [[u32; scrypt::WORDS]; K]) {
+    let mut words = [[0u32; scrypt::WORDS]; K];
+    let keys = std::array::from_fn(|i| {
+        let (k, w) = scrypt::start(p, first.wrapping_add(i as u32));
+        words[i] = w;
+        k
+    });
+    (keys, words)
 }
 
 /// One thread's kernel and scratchpads.
@@ -82,6 +121,12 @@ impl ScryptWorker {
             ScryptKernel::Lanes4 => Pads::Four(LaneScratch::default()),
             ScryptKernel::Avx2 => Pads::Eight(LaneScratch::default()),
             ScryptKernel::Avx512 => Pads::Sixteen(LaneScratch::default()),
+            #[cfg(target_arch = "x86_64")]
+            ScryptKernel::Rows2 => Pads::Rows2(Box::default()),
+            #[cfg(target_arch = "x86_64")]
+            ScryptKernel::Rows4 | ScryptKernel::Rows4Avx512 => Pads::Rows4(Box::default()),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => return None,
         };
         Some(ScryptWorker {
             kernel,
@@ -131,6 +176,24 @@ impl ScryptWorker {
                     &mut out,
                 );
                 self.out.extend(out);
+            }
+            #[cfg(target_arch = "x86_64")]
+            Pads::Rows2(s) => {
+                let (keys, mut words) = starts::<2>(p, first);
+                rows::romix_sse2(&mut words, s);
+                self.out
+                    .extend(keys.iter().zip(&words).map(|(k, w)| scrypt::finish(k, w)));
+            }
+            #[cfg(target_arch = "x86_64")]
+            Pads::Rows4(s) => {
+                let (keys, mut words) = starts::<4>(p, first);
+                if self.kernel == ScryptKernel::Rows4Avx512 {
+                    rows::romix_avx512(&mut words, s).expect("AVX-512 was detected at new()");
+                } else {
+                    rows::romix_sse2(&mut words, s);
+                }
+                self.out
+                    .extend(keys.iter().zip(&words).map(|(k, w)| scrypt::finish(k, w)));
             }
             #[cfg(not(target_arch = "x86_64"))]
             _ => unreachable!("not supported here"),

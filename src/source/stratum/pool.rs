@@ -15,7 +15,7 @@ use super::session::{Action, Phase, Session, ShareResult};
 use super::transport::PoolUrl;
 use super::{context, v1, v2, PoolConfig, StratumOptions};
 use crate::chain::hash_meets;
-use crate::source::{Link, Outcome, OutcomeKind, Solution};
+use crate::source::{Link, Solution};
 use crate::stats::{PoolStats, Stats};
 use crate::ui::output::clip;
 
@@ -302,32 +302,7 @@ impl Pools {
 
     /// A share's fate: the pool's counters and the mining loop.
     fn share(&self, pool: usize, what: String, difficulty: f64, result: ShareResult) {
-        let p = self.pool_stats(pool);
-        let kind = match result {
-            ShareResult::Accepted => {
-                p.accept(difficulty);
-                OutcomeKind::Accepted
-            }
-            ShareResult::Rejected(reason) => {
-                p.reject(&reason, difficulty);
-                OutcomeKind::Rejected(clip(&reason, 200))
-            }
-            ShareResult::Stale(reason) => {
-                p.stale(difficulty);
-                OutcomeKind::Stale(reason)
-            }
-            ShareResult::Unanswered(reason) => {
-                Stats::add(&p.unanswered, 1);
-                OutcomeKind::Unanswered(reason)
-            }
-        };
-        self.link.outcome(Outcome {
-            what,
-            kind,
-            block: false,
-            quiet: false,
-            share_also: false,
-        });
+        result.report(self.pool_stats(pool), &self.link, what, difficulty);
     }
 
     // ---- connections -------------------------------------------------------------------

@@ -105,6 +105,44 @@ impl Throttle {
 /// How often a warning of one kind may be printed per session.
 pub const WARN_EVERY: Duration = Duration::from_secs(10);
 
+impl ShareResult {
+    /// Counts this fate in `pool`'s counters and tells the mining loop (as `what`).
+    pub fn report(
+        self,
+        pool: &crate::stats::PoolStats,
+        link: &crate::source::Link,
+        what: String,
+        difficulty: f64,
+    ) {
+        use crate::source::{Outcome, OutcomeKind};
+        let kind = match self {
+            ShareResult::Accepted => {
+                pool.accept(difficulty);
+                OutcomeKind::Accepted
+            }
+            ShareResult::Rejected(reason) => {
+                pool.reject(&reason, difficulty);
+                OutcomeKind::Rejected(crate::ui::output::clip(&reason, 200))
+            }
+            ShareResult::Stale(reason) => {
+                pool.stale(difficulty);
+                OutcomeKind::Stale(reason)
+            }
+            ShareResult::Unanswered(reason) => {
+                crate::stats::Stats::add(&pool.unanswered, 1);
+                OutcomeKind::Unanswered(reason)
+            }
+        };
+        link.outcome(Outcome {
+            what,
+            kind,
+            block: false,
+            quiet: false,
+            share_also: false,
+        });
+    }
+}
+
 /// A session's place in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
