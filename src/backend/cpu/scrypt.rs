@@ -18,10 +18,11 @@ pub enum ScryptKernel {
     Rows2,
     Rows4,
     Rows4Avx512,
+    Rows8Avx512,
 }
 
 impl ScryptKernel {
-    pub const ALL: [ScryptKernel; 7] = [
+    pub const ALL: [ScryptKernel; 8] = [
         Self::Portable,
         Self::Lanes4,
         Self::Avx2,
@@ -29,6 +30,7 @@ impl ScryptKernel {
         Self::Rows2,
         Self::Rows4,
         Self::Rows4Avx512,
+        Self::Rows8Avx512,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +42,7 @@ impl ScryptKernel {
             Self::Rows2 => "sse2-rows-x2",
             Self::Rows4 => "sse2-rows-x4",
             Self::Rows4Avx512 => "avx512-rows-x4",
+            Self::Rows8Avx512 => "avx512-rows-x8",
         }
     }
 
@@ -52,6 +55,7 @@ impl ScryptKernel {
             Self::Avx512 => 16,
             Self::Rows2 => 2,
             Self::Rows4 | Self::Rows4Avx512 => 4,
+            Self::Rows8Avx512 => 8,
         }
     }
 
@@ -63,7 +67,7 @@ impl ScryptKernel {
             #[cfg(target_arch = "x86_64")]
             Self::Rows2 | Self::Rows4 => true,
             #[cfg(target_arch = "x86_64")]
-            Self::Avx512 | Self::Rows4Avx512 => {
+            Self::Avx512 | Self::Rows4Avx512 | Self::Rows8Avx512 => {
                 std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512vl")
             }
@@ -87,6 +91,8 @@ enum Pads {
     Rows2(Box<[RowScratch; 2]>),
     #[cfg(target_arch = "x86_64")]
     Rows4(Box<[RowScratch; 4]>),
+    #[cfg(target_arch = "x86_64")]
+    Rows8(Box<[RowScratch; 8]>),
 }
 
 /// Step 1 of `K` hashes: their keys and ROMix inputs.
@@ -125,6 +131,8 @@ impl ScryptWorker {
             ScryptKernel::Rows2 => Pads::Rows2(Box::default()),
             #[cfg(target_arch = "x86_64")]
             ScryptKernel::Rows4 | ScryptKernel::Rows4Avx512 => Pads::Rows4(Box::default()),
+            #[cfg(target_arch = "x86_64")]
+            ScryptKernel::Rows8Avx512 => Pads::Rows8(Box::default()),
             #[cfg(not(target_arch = "x86_64"))]
             _ => return None,
         };
@@ -188,10 +196,17 @@ impl ScryptWorker {
             Pads::Rows4(s) => {
                 let (keys, mut words) = starts::<4>(p, first);
                 if self.kernel == ScryptKernel::Rows4Avx512 {
-                    rows::romix_avx512(&mut words, s).expect("AVX-512 was detected at new()");
+                    rows::romix_avx512::<4>(&mut words, s).expect("AVX-512 was detected at new()");
                 } else {
                     rows::romix_sse2(&mut words, s);
                 }
+                self.out
+                    .extend(keys.iter().zip(&words).map(|(k, w)| scrypt::finish(k, w)));
+            }
+            #[cfg(target_arch = "x86_64")]
+            Pads::Rows8(s) => {
+                let (keys, mut words) = starts::<8>(p, first);
+                rows::romix_avx512::<8>(&mut words, s).expect("AVX-512 was detected at new()");
                 self.out
                     .extend(keys.iter().zip(&words).map(|(k, w)| scrypt::finish(k, w)));
             }

@@ -207,6 +207,7 @@ pub mod rows {
     romix_rows!(romix_sse2_x2, 2, rot_sse2, "sse2");
     romix_rows!(romix_sse2_x4, 4, rot_sse2, "sse2");
     romix_rows!(romix_avx512_x4, 4, rot_avx512, "sse2,avx512f,avx512vl");
+    romix_rows!(romix_avx512_x8, 8, rot_avx512, "sse2,avx512f,avx512vl");
 
     /// ROMix of `K` (2 or 4) hashes, words in and out, with the SSE2 rows kernel.
     pub fn romix_sse2<const K: usize>(words: &mut [[u32; WORDS]; K], v: &mut [RowScratch; K]) {
@@ -237,8 +238,12 @@ pub mod rows {
         }
     }
 
-    /// ROMix of 4 hashes with AVX-512's rotate; `None` when this CPU lacks AVX-512F/VL.
-    pub fn romix_avx512(words: &mut [[u32; WORDS]; 4], v: &mut [RowScratch; 4]) -> Option<()> {
+    /// ROMix of `K` (4 or 8) hashes with AVX-512's rotate; `None` when this CPU lacks
+    /// AVX-512F/VL.
+    pub fn romix_avx512<const K: usize>(
+        words: &mut [[u32; WORDS]; K],
+        v: &mut [RowScratch; K],
+    ) -> Option<()> {
         if !(std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512vl"))
         {
@@ -247,8 +252,16 @@ pub mod rows {
         // SAFETY: AVX-512F and AVX-512VL were detected on this CPU just above (SSE2 is part of
         // every x86-64 CPU).
         unsafe {
-            let mut x: [Rows; 4] = std::array::from_fn(|i| to_rows(&words[i]));
-            romix_avx512_x4(&mut x, v);
+            let mut x: [Rows; K] = std::array::from_fn(|i| to_rows(&words[i]));
+            match (x.as_mut_slice(), v.as_mut_slice()) {
+                (x4, v4) if K == 4 => {
+                    romix_avx512_x4(x4.try_into().expect("4"), v4.try_into().expect("4"))
+                }
+                (x8, v8) if K == 8 => {
+                    romix_avx512_x8(x8.try_into().expect("8"), v8.try_into().expect("8"))
+                }
+                _ => unreachable!("4 or 8 hashes"),
+            }
             for (wi, xi) in words.iter_mut().zip(&x) {
                 *wi = from_rows(xi);
             }
