@@ -265,7 +265,7 @@ fn measure_loop<E>(
         hw_errors += report.hw_errors;
         for candidate in report.candidates {
             // Errors are counted (and logged) by the verifier.
-            let _ = verifier.verify(&job.header, &job.target, candidate);
+            let _ = verifier.verify(job.algo, &job.header, &job.target, candidate);
         }
         next = range.end();
         if next >= NONCE_SPACE {

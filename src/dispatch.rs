@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, ScanReport};
-use crate::chain::{difficulty_target, target_difficulty, Header, Target};
+use crate::chain::{difficulty_target, Header, Target};
 use crate::job::{Generation, Job, NonceRange, NONCE_SPACE};
 use crate::stats::Stats;
 use crate::verify::Candidate;
@@ -192,14 +192,14 @@ impl Dispatcher {
         if work.share_target <= floor {
             return work.share_target;
         }
-        let asked = target_difficulty(&work.share_target);
+        let asked = work.algo.share_difficulty(&work.share_target);
         if self.clamped.swap(asked.to_bits(), Ordering::Relaxed) != asked.to_bits() {
             crate::elog!(
                 "work {}: difficulty {asked:.3e} would make {} find over {} solutions a second; searching at difficulty {:.3e} instead (harder hashes still count)",
                 crate::ui::output::clip(&work.id, 80),
                 crate::stats::format_hashrate(self.hash_rate()),
                 self.max_solution_rate,
-                target_difficulty(&floor),
+                work.algo.share_difficulty(&floor),
             );
         }
         floor
@@ -370,7 +370,8 @@ impl Dispatcher {
             self.job_target(work),
             NonceRange::FULL,
             current.generation,
-        );
+        )
+        .with_algo(work.algo);
         Some(Assigned {
             current: Arc::clone(current),
             roll,
@@ -450,7 +451,7 @@ pub fn measure_together(
     let check = |event: DispatchEvent, failure: &mut Option<String>| match event {
         DispatchEvent::Found(f) => {
             if verifier
-                .verify(&f.header, &f.work.share_target, f.candidate)
+                .verify(f.work.algo, &f.header, &f.work.share_target, f.candidate)
                 .is_err()
             {
                 Stats::add(&stats.backends[f.backend].hw_errors, 1);
@@ -635,7 +636,7 @@ mod tests {
         assert_eq!(d.job_target(&work), work.share_target);
         work.share_target = crate::chain::difficulty_target(1e-9).unwrap();
         let floor = d.job_target(&work);
-        let difficulty = target_difficulty(&floor);
+        let difficulty = crate::chain::target_difficulty(&floor);
         // 60 MH/s at 32 solutions a second: difficulty 60e6 / (32 * 2^32).
         assert!((difficulty / 4.365e-4 - 1.0).abs() < 0.01, "{difficulty}");
     }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::algo::sha256d::Prepared;
+use crate::algo::{scrypt, Algo};
 use crate::chain::{target_top_word, Header, Target};
 
 /// Size of the 32-bit nonce space.
@@ -124,7 +125,11 @@ pub struct Job {
     pub nonces: NonceRange,
     /// The [`Generation`] this job was issued under.
     pub generation: u64,
+    /// The proof of work `target` is compared with.
+    pub algo: Algo,
     prepared: Arc<Prepared>,
+    /// scrypt's per-job work (only for scrypt jobs).
+    scrypt: Option<Arc<scrypt::Prepared>>,
 }
 
 impl Job {
@@ -142,7 +147,24 @@ impl Job {
             target,
             nonces,
             generation,
+            algo: Algo::Sha256d,
+            scrypt: None,
         }
+    }
+
+    /// The same job for `algo`'s proof of work.
+    pub fn with_algo(mut self, algo: Algo) -> Self {
+        self.algo = algo;
+        self.scrypt = match algo {
+            Algo::Sha256d => None,
+            Algo::Scrypt => Some(Arc::new(scrypt::Prepared::new(self.header.as_bytes()))),
+        };
+        self
+    }
+
+    /// scrypt's nonce-independent work; `None` unless this is a scrypt job.
+    pub fn scrypt(&self) -> Option<&scrypt::Prepared> {
+        self.scrypt.as_deref()
     }
 
     /// The nonce-independent SHA-256d work, computed once when the job was made.

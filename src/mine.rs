@@ -197,6 +197,7 @@ pub fn run_with(
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Event::Source(SourceEvent::Work(work))) => {
                     stats.set_work(&work.id);
+                    stats.set_algo(work.algo);
                     stats.set_network_difficulty(crate::chain::target::target_difficulty(
                         &work.block_target(),
                     ));
@@ -352,9 +353,7 @@ impl Loop<'_> {
         if dispatcher.is_stale(&found) {
             Stats::add(&self.stats.stale, 1);
             if let Some(pool) = found.work.pool.and_then(|i| self.stats.pools().get(i)) {
-                pool.stale(crate::chain::target::target_difficulty(
-                    &found.work.share_target,
-                ));
+                pool.stale(found.work.algo.share_difficulty(&found.work.share_target));
             }
             tracing::info!(
                 "stale solution of work {} dropped (newer clean work)",
@@ -377,20 +376,24 @@ impl Loop<'_> {
             Stats::add(&self.stats.dropped, 1);
             return;
         }
-        let share =
-            match self
-                .verifier
-                .verify(&found.header, &found.work.share_target, found.candidate)
-            {
-                Ok(share) => share,
-                Err(_) => {
-                    // Logged by the verifier; counted against the backend that found it.
-                    Stats::add(&self.stats.backends[found.backend].hw_errors, 1);
-                    return;
-                }
-            };
+        let share = match self.verifier.verify(
+            found.work.algo,
+            &found.header,
+            &found.work.share_target,
+            found.candidate,
+        ) {
+            Ok(share) => share,
+            Err(_) => {
+                // Logged by the verifier; counted against the backend that found it.
+                Stats::add(&self.stats.backends[found.backend].hw_errors, 1);
+                return;
+            }
+        };
         self.stats.record_share(
-            crate::chain::target::target_difficulty(&bitcoin::Target::from_le_bytes(share.digest)),
+            found
+                .work
+                .algo
+                .share_difficulty(&bitcoin::Target::from_le_bytes(share.digest)),
             found.work.pool,
         );
         if found.work.one_block && hash_meets(&share.digest, &found.work.block_target()) {

@@ -2,6 +2,7 @@
 //! dispatcher), solutions by outcome (fed by the mining loop from what sources report), stale
 //! drops, switch latency and roll exhaustion. Read by the periodic status line and the summary.
 
+use crate::algo::Algo;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -376,13 +377,13 @@ impl PoolStats {
     }
 
     /// Hashes per second the accepted shares stand for over `elapsed`: each share of
-    /// difficulty D takes D x 2^32 hashes on average.
-    pub fn effective_hashrate(&self, elapsed: Duration) -> f64 {
+    /// difficulty D takes D x 2^32 hashes on average (D x 2^16 for scrypt's pool difficulty).
+    pub fn effective_hashrate(&self, elapsed: Duration, algo: Algo) -> f64 {
         let work = *self
             .accepted_difficulty
             .lock()
             .expect("no panic while held");
-        work * 4_294_967_296.0 / elapsed.as_secs_f64().max(1e-9)
+        work * algo.hashes_per_share_difficulty() / elapsed.as_secs_f64().max(1e-9)
     }
 }
 
@@ -423,6 +424,7 @@ pub struct Stats {
     pub dropped: AtomicU64,
     /// A pool source's pools, in priority order (empty for other sources).
     pools: OnceLock<Vec<PoolStats>>,
+    algo: OnceLock<Algo>,
     /// The backends' hash rate measured before mining (f64 bits; 0 when not measured).
     nominal: AtomicU64,
     /// The id of the work being mined (a block height, a pool's job).
@@ -541,7 +543,18 @@ impl Stats {
             best_share: AtomicU64::new(0),
             network_difficulty: AtomicU64::new(0),
             jd: Mutex::new(None),
+            algo: OnceLock::new(),
         }
+    }
+
+    /// The proof of work mined (set once, by the mining loop): share difficulties are on its
+    /// scale.
+    pub fn set_algo(&self, algo: Algo) {
+        let _ = self.algo.set(algo);
+    }
+
+    pub fn algo(&self) -> Algo {
+        self.algo.get().copied().unwrap_or_default()
     }
 
     /// Job declaration mode's status (`None` for other sources).
@@ -591,7 +604,10 @@ impl Stats {
     /// Effective hash rate of all pools together (from accepted shares' difficulties).
     pub fn effective_hashrate(&self) -> f64 {
         let up = self.uptime();
-        self.pools().iter().map(|p| p.effective_hashrate(up)).sum()
+        self.pools()
+            .iter()
+            .map(|p| p.effective_hashrate(up, self.algo()))
+            .sum()
     }
 
     /// The summary at exit, for people: time, rates, shares with the reject rate, best
@@ -650,7 +666,7 @@ impl Stats {
                 p.reject_percent(),
                 Self::get(&p.stale),
                 format_difficulty(p.best_share()),
-                format_hashrate(p.effective_hashrate(up)),
+                format_hashrate(p.effective_hashrate(up, self.algo())),
                 Self::get(&p.connects),
                 Self::get(&p.failovers),
             ));
@@ -712,7 +728,7 @@ impl Stats {
                     Self::get(&p.connects),
                     Self::get(&p.failovers),
                     p.in_use.load(Ordering::Relaxed),
-                    format_hashrate(p.effective_hashrate(elapsed)),
+                    format_hashrate(p.effective_hashrate(elapsed, self.algo())),
                     p.submit_latency().0.as_secs_f64() * 1000.0,
                     p.submit_latency().1.as_secs_f64() * 1000.0,
                 )

@@ -1,18 +1,20 @@
 //! The only place a [`Share`] is made: every [`Candidate`] from any backend is re-hashed with
-//! the reference implementation (`sha2`, plain double SHA-256 of the 80 bytes). A candidate whose
-//! hash differs from what the backend reported, or that does not meet the target, is counted as
-//! a hardware error, logged with its header and nonce, and dropped.
+//! the algorithm's reference implementation (`sha2`'s plain double SHA-256 of the 80 bytes, or
+//! the RustCrypto `scrypt` crate). A candidate whose hash differs from what the backend
+//! reported, or that does not meet the target, is counted as a hardware error, logged with its
+//! header and nonce, and dropped.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::algo::sha256d::reference_digest;
+use crate::algo::Algo;
 use crate::chain::{hash_meets, target::display_hash, Header, Target};
 
 /// A nonce that a backend claims meets the job's target. Not trusted until verified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Candidate {
     pub nonce: u32,
-    /// The digest the backend computed (internal byte order).
+    /// The proof-of-work hash the backend computed (internal byte order).
     pub digest: [u8; 32],
 }
 
@@ -21,16 +23,25 @@ pub struct Candidate {
 pub struct Share {
     /// The complete header, nonce included.
     pub header: Header,
-    /// Reference SHA-256d digest of `header` (internal byte order).
+    /// The reference proof-of-work hash of `header` (internal byte order): what targets are
+    /// compared with. For SHA-256d it is also the block's id.
     pub digest: [u8; 32],
+    pub algo: Algo,
 }
 
 impl Share {
     pub fn nonce(&self) -> u32 {
         self.header.nonce()
     }
-    /// Block hash in display order.
+    /// The block's id (SHA-256d for every algorithm) in display order.
     pub fn hash_hex(&self) -> String {
+        match self.algo {
+            Algo::Sha256d => display_hash(&self.digest),
+            _ => display_hash(&reference_digest(self.header.as_bytes())),
+        }
+    }
+    /// The proof-of-work hash in display order.
+    pub fn pow_hex(&self) -> String {
         display_hash(&self.digest)
     }
 }
@@ -65,15 +76,16 @@ impl Verifier {
         Self::default()
     }
 
-    /// Checks `candidate` against the reference hash of `header` with its nonce.
+    /// Checks `candidate` against `algo`'s reference hash of `header` with its nonce.
     pub fn verify(
         &self,
+        algo: Algo,
         header: &Header,
         target: &Target,
         candidate: Candidate,
     ) -> Result<Share, HardwareError> {
         let header = header.with_nonce(candidate.nonce);
-        let digest = reference_digest(header.as_bytes());
+        let digest = algo.reference_pow(header.as_bytes());
         let result = if digest != candidate.digest {
             Err(HardwareError::DigestMismatch {
                 header,
@@ -86,7 +98,11 @@ impl Verifier {
                 hash: display_hash(&digest),
             })
         } else {
-            Ok(Share { header, digest })
+            Ok(Share {
+                header,
+                digest,
+                algo,
+            })
         };
         match &result {
             Ok(_) => self.shares.fetch_add(1, Ordering::Relaxed),

@@ -16,6 +16,7 @@ use std::time::Instant;
 use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::BlockHash;
 
+use crate::algo::Algo;
 use crate::chain::{CompactTarget, Header, Target};
 
 /// How the merkle root of a work's headers comes about.
@@ -91,6 +92,8 @@ pub struct Work {
     pub pool: Option<usize>,
     /// What the source needs back with a solution of this work (its template, ...).
     pub context: Option<Arc<dyn Any + Send + Sync>>,
+    /// The proof of work the targets are for.
+    pub algo: Algo,
 }
 
 impl std::fmt::Debug for Work {
@@ -133,6 +136,7 @@ impl Work {
             one_block: false,
             pool: None,
             context: None,
+            algo: Algo::Sha256d,
         }
     }
 }
@@ -339,6 +343,7 @@ mod tests {
             },
             clean: true,
             one_block: false,
+            algo: Algo::Sha256d,
             pool: None,
             context: None,
         }

@@ -86,7 +86,7 @@ impl Backend {
     /// "cpu avx512 x2", "gpu NAME".
     pub fn name(&self) -> String {
         match self {
-            Backend::Cpu(c) => format!("cpu {} x{}", c.kernel().name(), c.threads()),
+            Backend::Cpu(c) => format!("cpu {} x{}", c.kernel_name(), c.threads()),
             #[cfg(feature = "gpu")]
             Backend::Gpu(g) => format!("gpu {}", g.info().name),
         }
@@ -117,9 +117,9 @@ impl Backend {
             Backend::Cpu(c) => match last {
                 Some((hashes, took)) if hashes > 0 => {
                     let rate = hashes as f64 / took.as_secs_f64().max(1e-9);
-                    ((rate * CPU_BATCH_TIME) as u64).clamp(1 << 12, 1 << 30)
+                    ((rate * CPU_BATCH_TIME) as u64).clamp(c.threads() as u64, 1 << 30)
                 }
-                _ => (1 << 16) * c.threads() as u64,
+                _ => c.first_batch(),
             },
             #[cfg(feature = "gpu")]
             Backend::Gpu(g) => g.batch(),
@@ -127,11 +127,12 @@ impl Backend {
     }
 
     /// A modest guess of the hash rate before anything was measured (a CPU thread does tens of
-    /// MH/s; a GPU as its batch tuning says): the dispatcher's share-rate floor starts from it
-    /// and follows the measured rate from the first batch on.
+    /// MH/s of SHA-256d, thousands of scrypt hashes; a GPU as its batch tuning says): the
+    /// dispatcher's share-rate floor starts from it and follows the measured rate from the
+    /// first batch on.
     pub fn expected_rate(&self) -> f64 {
         match self {
-            Backend::Cpu(c) => 5e6 * c.threads() as f64,
+            Backend::Cpu(c) => c.expected_rate(),
             #[cfg(feature = "gpu")]
             Backend::Gpu(g) => g.batch() as f64 / g.kernel_time().as_secs_f64().max(1e-3),
         }
@@ -172,7 +173,11 @@ pub enum Selection {
 #[derive(Clone, Debug)]
 pub struct BackendSpec {
     pub selection: Selection,
+    /// The proof of work to mine (scrypt is CPU-only so far).
+    pub algo: crate::algo::Algo,
     pub kernel: Kernel,
+    /// The CPU's scrypt kernel.
+    pub scrypt_kernel: cpu::scrypt::ScryptKernel,
     pub threads: usize,
     /// An adapter index or part of its name.
     pub gpu: Option<String>,
@@ -194,6 +199,8 @@ pub enum OpenError {
     Gpu(#[from] gpu::GpuError),
     #[error("this hashrig was built without the `gpu` feature")]
     NoGpuSupport,
+    #[error("scrypt has no GPU kernel yet: mine it with --backend cpu (or auto)")]
+    NoGpuScrypt,
 }
 
 impl BackendSpec {
@@ -203,6 +210,12 @@ impl BackendSpec {
     #[cfg(feature = "gpu")]
     pub fn open_gpus(&self) -> Result<Vec<gpu::GpuDevice>, OpenError> {
         use gpu::{GpuDevice, GpuError};
+        if self.algo == crate::algo::Algo::Scrypt {
+            return match self.selection {
+                Selection::Gpu | Selection::All => Err(OpenError::NoGpuScrypt),
+                _ => Ok(vec![]),
+            };
+        }
         let selector = self.gpu.as_deref();
         let opened = match self.selection {
             Selection::Cpu => return Ok(vec![]),
@@ -250,6 +263,7 @@ impl BackendSpec {
     pub fn open_gpus(&self) -> Result<Vec<std::convert::Infallible>, OpenError> {
         match self.selection {
             Selection::Gpu => Err(OpenError::NoGpuSupport),
+            Selection::All if self.algo == crate::algo::Algo::Scrypt => Err(OpenError::NoGpuScrypt),
             _ => Ok(vec![]),
         }
     }
@@ -259,7 +273,9 @@ impl BackendSpec {
         if self.selection == Selection::Gpu {
             return Ok(None);
         }
-        Ok(Some(CpuBackend::new(self.kernel, self.threads)?))
+        Ok(Some(
+            CpuBackend::new(self.kernel, self.threads)?.for_algo(self.algo, self.scrypt_kernel),
+        ))
     }
 
     /// Every backend: the GPUs first (they want feeding), then the CPU pool.

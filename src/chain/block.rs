@@ -37,6 +37,14 @@ pub struct Template {
     pub witness_commitment: Option<ScriptBuf>,
     /// For longpolling: the id to send back to be told about the next template.
     pub longpoll_id: Option<String>,
+    /// The chain's proof of work.
+    pub algo: crate::algo::Algo,
+    /// Litecoin's MWEB extension block (the template's `mweb` hex) once MWEB is active: it
+    /// follows the transactions, after a 0x01 byte.
+    pub mweb: Option<Vec<u8>>,
+    /// The transactions as the node sent them, sent back verbatim in the block (Litecoin's
+    /// HogEx has a serialization the `bitcoin` crate does not write).
+    pub raw_transactions: Vec<Vec<u8>>,
 }
 
 impl Template {
@@ -101,6 +109,30 @@ pub enum BlockError {
 /// The block's serialization as hex, for submitblock.
 pub fn block_hex(block: &Block) -> String {
     encode::serialize_hex(block)
+}
+
+/// The serialization of `block`, built from `template`, as hex for submitblock. Bitcoin's is
+/// the `bitcoin` crate's. Litecoin's is the header, the transaction count, our coinbase, the
+/// template's transactions exactly as the node sent them (the HogEx last), and once MWEB is
+/// active the byte 0x01 and the template's MWEB block.
+pub fn block_hex_for(block: &Block, template: &Template) -> String {
+    use bitcoin::hex::DisplayHex;
+    if template.algo == crate::algo::Algo::Sha256d {
+        return block_hex(block);
+    }
+    let mut bytes = encode::serialize(&block.header);
+    bytes.extend(encode::serialize(
+        &encode::VarInt(block.txdata.len() as u64),
+    ));
+    bytes.extend(encode::serialize(&block.txdata[0]));
+    for tx in &template.raw_transactions {
+        bytes.extend_from_slice(tx);
+    }
+    if let Some(mweb) = &template.mweb {
+        bytes.push(0x01);
+        bytes.extend_from_slice(mweb);
+    }
+    bytes.to_lower_hex_string()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod block;
 pub mod coinbase;
 pub mod header;
+pub mod params;
 pub mod target;
 
 pub use header::{Header, HeaderError, MAINNET_125552};

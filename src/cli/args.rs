@@ -329,7 +329,19 @@ pub enum Sv2Channel {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Algo {
+    /// Double SHA-256 (Bitcoin).
     Sha256d,
+    /// scrypt(1024, 1, 1) (Litecoin, Dogecoin): CPU only so far.
+    Scrypt,
+}
+
+impl From<Algo> for hashrig::algo::Algo {
+    fn from(a: Algo) -> Self {
+        match a {
+            Algo::Sha256d => hashrig::algo::Algo::Sha256d,
+            Algo::Scrypt => hashrig::algo::Algo::Scrypt,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -349,10 +361,15 @@ pub enum BackendChoice {
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Devices")]
 pub struct BackendArgs {
+    /// Proof of work: sha256d (Bitcoin) or scrypt (Litecoin, Dogecoin). With --node it must
+    /// be the node's chain's.
+    #[arg(long, value_enum, default_value_t = Algo::Sha256d)]
+    pub algo: Algo,
     /// Which backends run.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// CPU kernel: scalar, sha-ni, avx2 or avx512 (default: the fastest this CPU runs; `bench`
+    /// CPU kernel: scalar, sha-ni, avx2 or avx512; for scrypt avx512-rows-x8, avx512-rows-x4,
+    /// sse2-rows-x4, sse2-rows-x2 or portable (default: the fastest this CPU runs; `bench`
     /// then measures every supported kernel at one thread).
     #[arg(long, value_name = "NAME")]
     pub kernel: Option<String>,
@@ -387,9 +404,6 @@ pub struct BackendArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Proof-of-work algorithm.
-    #[arg(long, value_enum, default_value_t = Algo::Sha256d)]
-    pub algo: Algo,
     #[command(flatten)]
     pub backends: BackendArgs,
     /// Seconds to measure each row in each round.

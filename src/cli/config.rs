@@ -6,6 +6,7 @@ use clap::Parser;
 
 use super::args::{self as cli, BackendChoice, BenchArgs, Cli, Command};
 use super::usage;
+use hashrig::backend::cpu::scrypt::ScryptKernel;
 use hashrig::backend::cpu::{Kernel, KernelKind};
 use hashrig::backend::{Backend, BackendSpec, Selection};
 use hashrig::bench::BenchConfig;
@@ -21,6 +22,9 @@ use hashrig::ui::api::ApiConfig;
 
 /// The `--kernel` asked for, checked against this CPU.
 fn cpu_kernel(args: &cli::BackendArgs) -> Result<Option<Kernel>> {
+    if args.algo == cli::Algo::Scrypt {
+        return Ok(None);
+    }
     match &args.kernel {
         None => Ok(None),
         Some(name) => {
@@ -29,6 +33,16 @@ fn cpu_kernel(args: &cli::BackendArgs) -> Result<Option<Kernel>> {
                 Kernel::new(kind).map_err(|e| usage(format!("--kernel: {e}")))?,
             ))
         }
+    }
+}
+
+/// The scrypt `--kernel` asked for (with `--algo scrypt`), checked against this CPU.
+fn scrypt_kernel(args: &cli::BackendArgs) -> Result<Option<ScryptKernel>> {
+    match (&args.kernel, args.algo) {
+        (Some(name), cli::Algo::Scrypt) => ScryptKernel::by_name(name)
+            .map(Some)
+            .map_err(|e| usage(format!("--kernel: {e}"))),
+        _ => Ok(None),
     }
 }
 
@@ -67,9 +81,17 @@ pub fn backend_spec(args: &cli::BackendArgs) -> Result<BackendSpec> {
             rotate: args.gpu_rotate.parse().map_err(usage)?,
         }
     };
+    let algo = hashrig::algo::Algo::from(args.algo);
+    if algo == hashrig::algo::Algo::Scrypt && matches!(selection, Selection::Gpu | Selection::All) {
+        return Err(usage(
+            "--algo scrypt has no GPU kernel yet: use --backend cpu (or auto)",
+        ));
+    }
     Ok(BackendSpec {
         selection,
+        algo,
         kernel: cpu_kernel(args)?.unwrap_or_else(Kernel::best),
+        scrypt_kernel: scrypt_kernel(args)?.unwrap_or_else(ScryptKernel::best),
         threads: cpu_threads(args),
         gpu: args.gpu.clone(),
         #[cfg(feature = "gpu")]
@@ -231,6 +253,11 @@ type JdParts = (RpcClient, Payout, PoolConfig, PoolUrl, StratumOptions);
 /// Job declaration's flags, checked (nothing opened).
 fn jd_parts(node: &str, args: &cli::MineArgs) -> Result<JdParts> {
     let jds = args.jds.as_deref().unwrap_or_default();
+    if args.backends.algo != cli::Algo::Sha256d {
+        return Err(usage(
+            "job declaration is Stratum V2's, which is SHA-256d's: drop --algo or --jds",
+        ));
+    }
     let (rpc, payout, share_bits) = node_parts(node, args)?;
     if share_bits.is_some() {
         return Err(usage("--share-bits is for solo mining"));
@@ -285,6 +312,7 @@ fn jd_parts(node: &str, args: &cli::MineArgs) -> Result<JdParts> {
             channel: ChannelKind::Custom,
             hash_rate: args.hashrate.as_deref().map(parse_rate).transpose()?,
             update_every: seconds("sv2-update-every", args.sv2_update_every)?,
+            algo: args.backends.algo.into(),
         },
     ))
 }
@@ -312,6 +340,11 @@ fn pool_source(args: &cli::MineArgs) -> Result<StratumSource> {
     let mut pools = Vec::new();
     for url in &args.pool {
         let url: PoolUrl = url.parse().map_err(|e| usage(format!("--pool: {e}")))?;
+        if url.v2.is_some() && args.backends.algo != cli::Algo::Sha256d {
+            return Err(usage(format!(
+                "--pool {url}: Stratum V2 is SHA-256d's protocol; mine scrypt on a stratum+tcp pool"
+            )));
+        }
         // The URL's own login (user:password@host) wins for that pool.
         let user = match (&url.user, &args.user) {
             (Some(u), _) | (None, Some(u)) => u.clone(),
@@ -361,6 +394,7 @@ fn pool_source(args: &cli::MineArgs) -> Result<StratumSource> {
             },
             hash_rate: args.hashrate.as_deref().map(parse_rate).transpose()?,
             update_every: seconds("sv2-update-every", args.sv2_update_every)?,
+            algo: args.backends.algo.into(),
         },
     ))
 }
@@ -411,6 +445,7 @@ fn node_source(node: &str, args: &cli::MineArgs) -> Result<NodeSource> {
         journal,
         poll: timings(args)?.poll,
         share_bits,
+        algo: args.backends.algo.into(),
     })
 }
 
@@ -484,11 +519,11 @@ fn node_parts(node: &str, args: &cli::MineArgs) -> Result<NodeParts> {
     };
     let rpc = RpcClient::new(node, auth, timings(args)?.rpc_timeout).map_err(usage)?;
     let payout = match (&args.payout, &args.payout_script) {
-        (Some(address), None) => Payout::Address(
-            address
-                .parse()
-                .map_err(|e| usage(format!("--payout {address:?} is not an address: {e}")))?,
-        ),
+        (Some(address), None) => {
+            hashrig::chain::params::plausible_address(address)
+                .map_err(|e| usage(format!("--payout {address:?} is not an address: {e}")))?;
+            Payout::Address(address.clone())
+        }
         (None, Some(hex)) => {
             use bitcoin::hex::FromHex;
             let bytes = Vec::<u8>::from_hex(hex.trim())

@@ -93,7 +93,9 @@ impl Source for JdSource {
         let (tx, rx) = mpsc::sync_channel::<Event>(driver::EVENT_QUEUE);
         let closed = Arc::new(AtomicBool::new(false));
         let solutions = sink(tx.clone(), Arc::clone(&closed));
-        let Some((node, payout, genesis)) = solo::node_chain(node, payout, &link)? else {
+        let Some((node, payout, genesis)) =
+            solo::node_chain(node, payout, crate::algo::Algo::Sha256d, &link)?
+        else {
             return Ok(Running {
                 solutions,
                 threads: vec![],

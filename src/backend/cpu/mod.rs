@@ -1,4 +1,6 @@
-//! CPU backend: rayon workers run one SHA-256d kernel over disjoint pieces of a nonce range.
+//! CPU backend: rayon workers run one kernel over disjoint pieces of a nonce range: a SHA-256d
+//! kernel ([`Kernel`]) or, for scrypt jobs, a scrypt kernel ([`scrypt::ScryptKernel`]) with
+//! each thread's scratchpads allocated at its first scrypt job and kept.
 //!
 //! Kernels are chosen in one place ([`Kernel`]): CPU features are detected at run time, the
 //! portable `scalar` kernel is always compiled, and any kernel can be forced by name for tests
@@ -22,11 +24,14 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use crate::algo::scrypt as scrypt_algo;
 use crate::algo::sha256d::{digest_from_midstate, digest_h7, Prepared};
+use crate::algo::Algo;
 use crate::backend::ScanReport;
 use crate::chain::hash_meets;
 use crate::job::{Generation, Job, NonceRange};
 use crate::verify::Candidate;
+use scrypt::{ScryptKernel, ScryptWorker};
 
 /// A nonce whose H7 passed the early reject: `h7.swap_bytes() <= target top word`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,7 +265,15 @@ pub struct CpuBackend {
     kernel: Kernel,
     pool: rayon::ThreadPool,
     threads: usize,
+    algo: Algo,
+    scrypt_kernel: ScryptKernel,
+    /// One per worker thread (by rayon's thread index), made at the first scrypt job.
+    scrypt_workers: Vec<Mutex<Option<ScryptWorker>>>,
 }
+
+/// scrypt hashes per piece of work per kernel lane: a few milliseconds (scrypt runs at
+/// thousands of hashes a second per thread).
+const SCRYPT_PIECE_STEPS: u64 = 8;
 
 impl CpuBackend {
     pub fn new(kernel: Kernel, threads: usize) -> Result<Self, CpuError> {
@@ -274,7 +287,18 @@ impl CpuBackend {
             kernel,
             pool,
             threads,
+            algo: Algo::Sha256d,
+            scrypt_kernel: ScryptKernel::best(),
+            scrypt_workers: (0..threads).map(|_| Mutex::new(None)).collect(),
         })
+    }
+
+    /// The same backend for `algo` (its name and rate guesses follow), scrypt jobs with
+    /// `scrypt_kernel`.
+    pub fn for_algo(mut self, algo: Algo, scrypt_kernel: ScryptKernel) -> Self {
+        self.algo = algo;
+        self.scrypt_kernel = scrypt_kernel;
+        self
     }
 
     pub fn kernel(&self) -> Kernel {
@@ -283,12 +307,44 @@ impl CpuBackend {
     pub fn threads(&self) -> usize {
         self.threads
     }
+    pub fn algo(&self) -> Algo {
+        self.algo
+    }
+
+    /// The name of the kernel this backend mines `algo()` with.
+    pub fn kernel_name(&self) -> &'static str {
+        match self.algo {
+            Algo::Sha256d => self.kernel.name(),
+            Algo::Scrypt => self.scrypt_kernel.name(),
+        }
+    }
+
+    /// Nonces in the first batch, before any rate is known: about a second's worth.
+    pub fn first_batch(&self) -> u64 {
+        let per_thread = match self.algo {
+            Algo::Sha256d => 1 << 16,
+            Algo::Scrypt => self.scrypt_kernel.lanes() as u64 * SCRYPT_PIECE_STEPS,
+        };
+        per_thread * self.threads as u64
+    }
+
+    /// A modest guess of the hash rate before anything was measured.
+    pub fn expected_rate(&self) -> f64 {
+        let per_thread = match self.algo {
+            Algo::Sha256d => 5e6,
+            Algo::Scrypt => 5e3,
+        };
+        per_thread * self.threads as f64
+    }
 
     /// Searches `range` of `job` on every worker. Workers take disjoint pieces of about a
     /// millisecond each and stop taking new ones as soon as `generation` moves past the job's,
     /// so a new job or a stop request ends the scan within a few milliseconds. Whatever was
     /// found before that is kept in the report.
     pub fn scan(&self, job: &Job, range: NonceRange, generation: &Generation) -> ScanReport {
+        if let Some(p) = job.scrypt() {
+            return self.scan_scrypt(job, p, range, generation);
+        }
         let chunk = self.kernel.chunk_nonces();
         let pieces = range.chunk_count(chunk) as usize;
         let target_top = job.target_top_word();
@@ -314,6 +370,60 @@ impl CpuBackend {
                     found.lock().expect("no panics while held").merge(report);
                     Ok(())
                 })
+        });
+        let mut report = found.into_inner().expect("no panics while held");
+        report.stale = result.is_err();
+        report
+    }
+
+    /// [`CpuBackend::scan`] of a scrypt job: each worker hashes its pieces with its own
+    /// scratchpads, a kernel's worth of nonces at a time, and keeps the hashes that meet the
+    /// target (the kernels return whole hashes: there is no early reject to re-check).
+    fn scan_scrypt(
+        &self,
+        job: &Job,
+        p: &scrypt_algo::Prepared,
+        range: NonceRange,
+        generation: &Generation,
+    ) -> ScanReport {
+        let kernel = self.scrypt_kernel;
+        let lanes = kernel.lanes() as u64;
+        let chunk = lanes * SCRYPT_PIECE_STEPS;
+        let pieces = range.chunk_count(chunk) as usize;
+        let found = Mutex::new(ScanReport::default());
+        let result = self.pool.install(|| {
+            (0..pieces).into_par_iter().try_for_each(|i| {
+                if generation.is_stale(job.generation) {
+                    return Err(());
+                }
+                let piece = range.chunk(chunk, i as u64);
+                let slot = rayon::current_thread_index().unwrap_or(0) % self.scrypt_workers.len();
+                let mut worker = self.scrypt_workers[slot]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let worker = match &mut *worker {
+                    Some(w) if w.kernel() == kernel => w,
+                    w => w.insert(ScryptWorker::new(kernel).expect("checked when chosen")),
+                };
+                let mut report = ScanReport::default();
+                let mut first = piece.start();
+                while first < piece.end() {
+                    let hashes = worker.hashes(p, first as u32);
+                    for (i, digest) in hashes.iter().enumerate() {
+                        let nonce = first + i as u64;
+                        if nonce < piece.end() && hash_meets(digest, &job.target) {
+                            report.candidate(Candidate {
+                                nonce: nonce as u32,
+                                digest: *digest,
+                            });
+                        }
+                    }
+                    first += lanes;
+                }
+                report.hashes = piece.len();
+                found.lock().expect("no panics while held").merge(report);
+                Ok(())
+            })
         });
         let mut report = found.into_inner().expect("no panics while held");
         report.stale = result.is_err();

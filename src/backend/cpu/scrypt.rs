@@ -80,6 +80,56 @@ impl ScryptKernel {
     pub fn supported() -> Vec<ScryptKernel> {
         Self::ALL.into_iter().filter(|k| k.is_supported()).collect()
     }
+
+    /// The kernels mining picks from, fastest first (as measured: BENCHMARKS.md). The
+    /// structure-of-arrays lanes kernels lose to one portable hash and are left to the bench.
+    pub const PREFERENCE: [ScryptKernel; 5] = [
+        Self::Rows8Avx512,
+        Self::Rows4Avx512,
+        Self::Rows4,
+        Self::Rows2,
+        Self::Portable,
+    ];
+
+    /// The fastest kernel this CPU runs.
+    pub fn best() -> ScryptKernel {
+        Self::PREFERENCE
+            .into_iter()
+            .find(|k| k.is_supported())
+            .unwrap_or(Self::Portable)
+    }
+
+    /// The kernel called `name` (as [`ScryptKernel::name`] writes it), if this CPU runs it.
+    pub fn by_name(name: &str) -> Result<ScryptKernel, String> {
+        let wanted = name.trim().to_ascii_lowercase();
+        let kernel = Self::ALL
+            .into_iter()
+            .find(|k| k.name() == wanted)
+            .ok_or_else(|| {
+                format!(
+                    "unknown scrypt kernel {name:?} (known: {})",
+                    Self::ALL.map(|k| k.name()).join(", ")
+                )
+            })?;
+        if !kernel.is_supported() {
+            return Err(format!(
+                "scrypt kernel {} needs instructions this CPU lacks (this CPU can run: {})",
+                kernel.name(),
+                Self::supported()
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(kernel)
+    }
+}
+
+impl std::fmt::Display for ScryptKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 enum Pads {

@@ -95,6 +95,7 @@ pub fn template_work(
         clean,
         one_block: true,
         pool: None,
+        algo: template.algo,
         context: Some(template),
     })
 }
@@ -159,6 +160,9 @@ mod tests {
             witness_commitment: Some(Template::commitment_for(&transactions)),
             transactions,
             longpoll_id: None,
+            algo: crate::algo::Algo::Sha256d,
+            mweb: None,
+            raw_transactions: vec![],
         }
     }
 
@@ -171,6 +175,7 @@ mod tests {
             share: Share {
                 header,
                 digest: reference_digest(header.as_bytes()),
+                algo: crate::algo::Algo::Sha256d,
             },
             found_at: std::time::Instant::now(),
         }

@@ -11,7 +11,9 @@ pub mod template;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bitcoin::Target;
+use crate::chain::params::Chain;
+#[cfg(test)]
+use crate::chain::params::LitecoinNet;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -40,14 +42,18 @@ impl NodeError {
 }
 
 /// The getblocktemplate request, built in one place: the rules hashrig implements (segwit; on
-/// signet also signet, which Bitcoin Core requires there) and the capabilities it uses. Asking
+/// signet also signet, which Bitcoin Core requires there; on Litecoin mweb first, which Litecoin
+/// Core requires since MWEB: error -8 without it) and the capabilities it uses. Asking
 /// for `coinbasetxn` would make btcd leave out `coinbasevalue` (and refuse without
 /// `--miningaddr`), so it is not asked for.
-pub fn template_request(signet: bool, longpoll_id: Option<&str>) -> Value {
-    let mut rules = vec!["segwit"];
-    if signet {
-        rules.push("signet");
-    }
+pub fn template_request(chain: Chain, longpoll_id: Option<&str>) -> Value {
+    let rules = if chain.litecoin() {
+        vec!["mweb", "segwit"]
+    } else if chain.signet() {
+        vec!["segwit", "signet"]
+    } else {
+        vec!["segwit"]
+    };
     let mut request = json!({"rules": rules, "capabilities": ["coinbasevalue", "longpoll"]});
     if let Some(id) = longpoll_id {
         request["longpollid"] = Value::String(id.to_string());
@@ -68,11 +74,9 @@ pub enum SubmitOutcome {
 pub struct Node {
     rpc: RpcClient,
     longpoll_timeout: Duration,
-    /// The node is on signet (its template request needs the signet rule).
-    signet: bool,
-    /// The chain's easiest target (templates with easier `bits` are refused); regtest's
-    /// until the chain is known.
-    pow_limit: Target,
+    /// The node's chain (Bitcoin's regtest until it is known): its template rules, its
+    /// easiest target (templates with easier `bits` are refused), its proof of work.
+    chain: Chain,
     /// The last template answer (its hash) and what it parsed to: the same answer again (a
     /// poll, a long poll that returns at once) is not parsed again.
     last: Arc<Mutex<Option<LastTemplate>>>,
@@ -89,8 +93,7 @@ impl Node {
         Node {
             rpc,
             longpoll_timeout: LONGPOLL_TIMEOUT,
-            signet: false,
-            pow_limit: Target::MAX_ATTAINABLE_REGTEST,
+            chain: Chain::Bitcoin(bitcoin::Network::Regtest),
             last: Arc::default(),
         }
     }
@@ -102,12 +105,10 @@ impl Node {
         self
     }
 
-    /// The node's network: the signet rule in template requests, and the proof-of-work limit
-    /// templates are checked against.
-    pub fn on_network(mut self, network: bitcoin::Network) -> Self {
-        self.signet = network == bitcoin::Network::Signet;
-        self.pow_limit =
-            Target::from_compact(network.params().max_attainable_target.to_compact_lossy());
+    /// The node's chain: the rules in template requests (signet's, Litecoin's mweb), the
+    /// proof-of-work limit templates are checked against, and the proof of work.
+    pub fn on_chain(mut self, chain: Chain) -> Self {
+        self.chain = chain;
         self
     }
 
@@ -123,13 +124,13 @@ impl Node {
             Some(_) => self.rpc.with_timeout(self.longpoll_timeout),
             None => self.rpc.clone(),
         };
-        let request = template_request(self.signet, longpoll_id);
+        let request = template_request(self.chain, longpoll_id);
         match rpc.call_with("getblocktemplate", json!([request]), |raw| self.parse(raw)) {
             Err(NodeError::Rpc(RpcError::Timeout { .. })) if longpoll_id.is_some() => {
                 tracing::debug!("long poll timed out; asking for the template again");
                 self.rpc.call_with(
                     "getblocktemplate",
-                    json!([template_request(self.signet, None)]),
+                    json!([template_request(self.chain, None)]),
                     |raw| self.parse(raw),
                 )
             }
@@ -147,7 +148,7 @@ impl Node {
                 return Ok(Arc::clone(t));
             }
         }
-        let template = Arc::new(parse_template(raw.get(), self.pow_limit)?);
+        let template = Arc::new(parse_template(raw.get(), self.chain)?);
         *last = Some((hash, Arc::clone(&template)));
         Ok(template)
     }
@@ -229,14 +230,19 @@ mod tests {
 
     #[test]
     fn the_template_request_asks_only_for_what_hashrig_implements() {
-        let r = template_request(false, None);
+        use bitcoin::Network;
+        let r = template_request(Chain::Bitcoin(Network::Regtest), None);
         assert_eq!(r["rules"], json!(["segwit"]));
         // btcd leaves out coinbasevalue when coinbasetxn is asked for without it.
         assert_eq!(r["capabilities"], json!(["coinbasevalue", "longpoll"]));
         assert!(r.get("longpollid").is_none());
         // Bitcoin Core answers -8 on signet without the signet rule.
-        let r = template_request(true, Some("tip-1"));
+        let r = template_request(Chain::Bitcoin(Network::Signet), Some("tip-1"));
         assert_eq!(r["rules"], json!(["segwit", "signet"]));
         assert_eq!(r["longpollid"], "tip-1");
+        // Litecoin Core answers -8 without mweb: "getblocktemplate must be called with the
+        // segwit & mweb rule sets (call with {"rules": ["mweb", "segwit"]})".
+        let r = template_request(Chain::Litecoin(LitecoinNet::Regtest), None);
+        assert_eq!(r["rules"], json!(["mweb", "segwit"]));
     }
 }

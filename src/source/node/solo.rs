@@ -8,12 +8,14 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bitcoin::{BlockHash, Network, ScriptBuf};
+use bitcoin::{BlockHash, ScriptBuf};
 
 use super::assemble::{self, EXTRANONCE1_SIZE};
 use super::journal::{FoundBlock, Journal};
 use super::{Node, NodeError, RpcError, SubmitOutcome};
-use crate::chain::block::{block_hex, Template};
+use crate::algo::Algo;
+use crate::chain::block::{block_hex, block_hex_for, Template};
+use crate::chain::params::Chain;
 use crate::chain::{CompactTarget, Target};
 use crate::source::{
     Link, Outcome, OutcomeKind, Running, SinkError, Solution, SolutionSink, Source, SourceError,
@@ -22,8 +24,8 @@ use crate::source::{
 /// Where the coinbase pays.
 #[derive(Clone, Debug)]
 pub enum Payout {
-    /// An address, checked against the node's network once it answers.
-    Address(bitcoin::Address<bitcoin::address::NetworkUnchecked>),
+    /// An address, checked against the node's chain once it answers.
+    Address(String),
     /// A raw output script (for nodes whose address format the bitcoin crate does not know).
     Script(ScriptBuf),
 }
@@ -34,10 +36,15 @@ pub enum Payout {
 pub enum SoloError {
     #[error(transparent)]
     Node(#[from] NodeError),
-    #[error("the payout address is for another network than the node's ({network}): {reason}")]
-    PayoutNetwork { network: String, reason: String },
-    #[error("the node reports chain {0:?}, which hashrig does not know")]
-    UnknownChain(String),
+    #[error("the payout address is for another network than the node's: {0}")]
+    Chain(#[from] crate::chain::params::ChainError),
+    #[error("the node at {url} is on {chain}, whose proof of work is {theirs}, but this run mines {ours}: mine it with --algo {theirs}")]
+    Algo {
+        url: String,
+        chain: String,
+        theirs: Algo,
+        ours: Algo,
+    },
     #[error("cannot build a block from the template: {0}")]
     Build(#[from] crate::chain::block::BlockError),
 }
@@ -52,6 +59,8 @@ pub struct NodeSource {
     /// Search for this (harder) target instead of the block's (tests that need work that does
     /// not end at once on regtest). Blocks must still meet the block target.
     pub share_bits: Option<CompactTarget>,
+    /// The proof of work mined (`--algo`): it must be the node's chain's.
+    pub algo: Algo,
 }
 
 /// How often journaled blocks are sent again while the node does not answer.
@@ -239,12 +248,13 @@ impl Source for NodeSource {
             journal,
             poll,
             share_bits,
+            algo,
         } = *self;
         // One block per parent goes on (the mining loop drops the rest): a short queue.
         let (tx, rx) = mpsc::sync_channel::<ToSubmit>(SOLUTION_QUEUE);
         // The node's chain: its network (payout address, signet rule) and its genesis hash
         // (which names the chain in the journal). Waited for while the node is not up.
-        let Some((node, payout, genesis)) = node_chain(node, payout, &link)? else {
+        let Some((node, payout, genesis)) = node_chain(node, payout, algo, &link)? else {
             return Ok(Running {
                 solutions: solution_sink(tx),
                 threads: vec![],
@@ -286,26 +296,29 @@ fn solution_sink(tx: mpsc::SyncSender<ToSubmit>) -> SolutionSink {
 pub(crate) fn node_chain(
     node: Node,
     payout: Payout,
+    algo: Algo,
     link: &Link,
 ) -> Result<Option<(Node, ScriptBuf, String)>, SourceError> {
-    let Some((chain, genesis)) = with_backoff(&node, link, "getblockchaininfo", || {
+    let Some((name, genesis)) = with_backoff(&node, link, "getblockchaininfo", || {
         Ok((node.chain()?, node.genesis()?))
     })?
     else {
         return Ok(None);
     };
-    let network =
-        Network::from_core_arg(&chain).map_err(|_| SoloError::UnknownChain(chain.clone()))?;
-    let node = node.on_network(network);
+    let chain = Chain::identify(&name, &genesis).map_err(SoloError::Chain)?;
+    if algo != chain.algo() {
+        return Err(SoloError::Algo {
+            url: node.url().to_string(),
+            chain: chain.name(),
+            theirs: chain.algo(),
+            ours: algo,
+        }
+        .into());
+    }
+    let node = node.on_chain(chain);
     let payout = match payout {
         Payout::Script(script) => script,
-        Payout::Address(address) => address
-            .require_network(network)
-            .map_err(|e| SoloError::PayoutNetwork {
-                network: network.to_string(),
-                reason: e.to_string(),
-            })?
-            .script_pubkey(),
+        Payout::Address(address) => chain.payout_script(&address).map_err(SoloError::Chain)?,
     };
     Ok(Some((node, payout, genesis)))
 }
@@ -554,7 +567,8 @@ impl Submitter {
                 return None;
             }
         };
-        Some(self.journal(block, template.height, hash, what))
+        let hex = block_hex_for(&block, &template);
+        Some(self.journal(&block, hex, template.height, hash, what))
     }
 
     /// A block built by the job declaration coordinator: one per parent, as for solo blocks
@@ -574,20 +588,28 @@ impl Submitter {
             *solved = Some(prev);
         }
         let hash = built.block.block_hash().to_string();
-        let mut found = self.journal(built.block, built.height, hash, built.what);
+        let hex = block_hex(&built.block);
+        let mut found = self.journal(&built.block, hex, built.height, hash, built.what);
         found.then = built.then;
         found.share_also = true;
         Some(found)
     }
 
     /// Writes `block` to the journal (or, when it cannot, prints it whole).
-    fn journal(&mut self, block: bitcoin::Block, height: u32, hash: String, what: String) -> Found {
+    fn journal(
+        &mut self,
+        block: &bitcoin::Block,
+        hex: String,
+        height: u32,
+        hash: String,
+        what: String,
+    ) -> Found {
         let entry = FoundBlock {
             height,
             hash,
             prev: Some(block.header.prev_blockhash.to_string()),
             chain: Some(self.genesis.clone()),
-            block: block_hex(&block),
+            block: hex,
             found_at: unix_now(),
         };
         let journaled = match self.journal.append(&entry) {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::chain::block::Template;
+use crate::chain::params::Chain;
 use crate::ui::output::clip;
 
 /// A template field that is missing or malformed, or a rule hashrig does not implement.
@@ -36,8 +37,12 @@ fn err(field: impl Into<String>, reason: impl Into<String>) -> TemplateError {
 }
 
 /// The rules hashrig builds blocks for (BIP 9: a `!` rule the miner does not know must make
-/// it refuse the template).
+/// it refuse the template); Litecoin's `mweb` only on Litecoin.
 pub const IMPLEMENTED_RULES: [&str; 2] = ["segwit", "signet"];
+
+/// The largest MWEB extension block taken from a template (Litecoin caps its weight at 200 000
+/// units; its outputs' range proofs make a full one a few megabytes).
+const MAX_MWEB_BYTES: usize = 16 << 20;
 
 /// The signet challenge hashrig can satisfy: `OP_TRUE`, which needs no signet solution.
 const SIGNET_OP_TRUE: &str = "51";
@@ -83,6 +88,8 @@ struct Raw<'a> {
     longpollid: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "present")]
     signet_challenge: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    mweb: Option<&'a RawValue>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
@@ -175,7 +182,8 @@ fn strings(raw: Option<&RawValue>, field: &str) -> Result<Vec<String>, TemplateE
 /// Parses and checks a getblocktemplate result (its JSON text). `pow_limit` is the chain's
 /// easiest target: `bits` above it, or a zero target, is refused (a miner would search
 /// forever, or submit blocks the chain rejects).
-pub fn parse_template(json: &str, pow_limit: Target) -> Result<Template, TemplateError> {
+pub fn parse_template(json: &str, chain: Chain) -> Result<Template, TemplateError> {
+    let pow_limit = chain.pow_limit();
     let v: Raw<'_> = serde_json::from_str(json).map_err(|e| {
         err(
             "result",
@@ -244,7 +252,7 @@ pub fn parse_template(json: &str, pow_limit: Target) -> Result<Template, Templat
     let rules = strings(v.rules, "rules")?;
     for rule in &rules {
         if let Some(name) = rule.strip_prefix('!') {
-            if !IMPLEMENTED_RULES.contains(&name) {
+            if !IMPLEMENTED_RULES.contains(&name) && !(chain.litecoin() && name == "mweb") {
                 return Err(TemplateError {
                     field: "rules".into(),
                     reason: format!(
@@ -291,6 +299,7 @@ pub fn parse_template(json: &str, pow_limit: Target) -> Result<Template, Templat
             )
         })?;
     let mut transactions = Vec::with_capacity(txs.0.len());
+    let mut raw_transactions = Vec::with_capacity(txs.0.len());
     let mut txids = Vec::with_capacity(txs.0.len());
     let mut seen = HashSet::with_capacity(txs.0.len());
     let mut weight = Weight::ZERO;
@@ -303,8 +312,20 @@ pub fn parse_template(json: &str, pow_limit: Target) -> Result<Template, Templat
             .filter(|d| d.get().len() <= 2 * MAX_BLOCK_WEIGHT as usize + 2)
             .ok_or_else(|| err(&field, "no \"data\" hex (or longer than a block)"))?;
         let data: String = parse(data, &field, "a \"data\" hex string")?;
-        let tx: Transaction = encode::deserialize(&hex_bytes(&field, &data)?)
-            .map_err(|e| err(&field, format!("not a transaction: {e}")))?;
+        let bytes = hex_bytes(&field, &data)?;
+        let tx: Transaction = match encode::deserialize(&bytes) {
+            Ok(tx) => tx,
+            Err(_) if chain.litecoin() && is_hogex(&bytes) => {
+                if i + 1 != txs.0.len() {
+                    return Err(err(
+                        &field,
+                        "Litecoin's integrating transaction (HogEx) must be the last one",
+                    ));
+                }
+                decode_hogex(&bytes).map_err(|e| err(&field, format!("bad HogEx: {e}")))?
+            }
+            Err(e) => return Err(err(&field, format!("not a transaction: {e}"))),
+        };
         let txid = tx.compute_txid();
         if let Some(given) = optional(t.txid) {
             let given: String = parse(given, &field, "a txid string")?;
@@ -329,6 +350,7 @@ pub fn parse_template(json: &str, pow_limit: Target) -> Result<Template, Templat
         }
         txids.push(txid);
         transactions.push(tx);
+        raw_transactions.push(bytes);
     }
 
     let witness_commitment = if segwit {
@@ -351,6 +373,34 @@ pub fn parse_template(json: &str, pow_limit: Target) -> Result<Template, Templat
     } else {
         None
     };
+    let mweb = match optional(v.mweb) {
+        Some(raw) if chain.litecoin() => {
+            if raw.get().len() > 2 * MAX_MWEB_BYTES + 2 {
+                return Err(err("mweb", format!("longer than {MAX_MWEB_BYTES} bytes")));
+            }
+            let hex: String = parse(raw, "mweb", "a hex string")?;
+            let bytes = hex_bytes("mweb", &hex)?;
+            if bytes.is_empty() {
+                return Err(err("mweb", "empty"));
+            }
+            Some(bytes)
+        }
+        _ => None,
+    };
+    if chain.litecoin() && rules.iter().any(|r| r.trim_start_matches('!') == "mweb") {
+        if mweb.is_none() {
+            return Err(err(
+                "mweb",
+                "MWEB is active but the template has no MWEB block (Litecoin Core would refuse the block: mweb-missing)",
+            ));
+        }
+        if !raw_transactions.last().is_some_and(|t| is_hogex(t)) {
+            return Err(err(
+                "transactions",
+                "MWEB is active but the last transaction is not the integrating transaction (HogEx)",
+            ));
+        }
+    }
     let longpoll_id = match optional(v.longpollid) {
         None => None,
         Some(raw) => {
@@ -379,6 +429,48 @@ pub fn parse_template(json: &str, pow_limit: Target) -> Result<Template, Templat
         txids,
         witness_commitment,
         longpoll_id,
+        algo: chain.algo(),
+        mweb,
+        raw_transactions,
+    })
+}
+
+/// True for a Litecoin transaction serialized with the MWEB flag (0x08) and no witness: the
+/// integrating transaction (HogEx) of an MWEB block.
+fn is_hogex(bytes: &[u8]) -> bool {
+    bytes.get(4..6) == Some(&[0x00, 0x08][..])
+}
+
+/// Litecoin's HogEx as a transaction without its MWEB part (its txid is of that form). Its
+/// serialization is `version | 0x00 0x08 | inputs | outputs | MWEB transaction (an optional:
+/// 0x00 for none) | lock time`; the bytes sent back in the block are the template's own.
+fn decode_hogex(bytes: &[u8]) -> Result<Transaction, String> {
+    use bitcoin::consensus::Decodable;
+    use bitcoin::{absolute::LockTime, transaction::Version, TxIn, TxOut};
+    let mut r = bitcoin::io::Cursor::new(bytes);
+    let bad = |e: encode::Error| e.to_string();
+    let version = i32::consensus_decode(&mut r).map_err(bad)?;
+    let mut marker = [0u8; 2];
+    bitcoin::io::Read::read_exact(&mut r, &mut marker).map_err(|e| e.to_string())?;
+    let input = Vec::<TxIn>::consensus_decode(&mut r).map_err(bad)?;
+    let output = Vec::<TxOut>::consensus_decode(&mut r).map_err(bad)?;
+    if u8::consensus_decode(&mut r).map_err(bad)? != 0 {
+        return Err(
+            "it carries an MWEB transaction, which an integrating transaction does not".into(),
+        );
+    }
+    let lock_time = LockTime::consensus_decode(&mut r).map_err(bad)?;
+    if r.position() as usize != bytes.len() {
+        return Err(format!(
+            "{} bytes after its lock time",
+            bytes.len() - r.position() as usize
+        ));
+    }
+    Ok(Transaction {
+        version: Version(version),
+        lock_time,
+        input,
+        output,
     })
 }
 
@@ -387,7 +479,7 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    const REGTEST: Target = Target::MAX_ATTAINABLE_REGTEST;
+    const REGTEST: Chain = Chain::Bitcoin(bitcoin::Network::Regtest);
 
     fn parse_value(v: &Value) -> Result<Template, TemplateError> {
         parse_template(&v.to_string(), REGTEST)
@@ -514,7 +606,11 @@ mod tests {
         let e = parse_value(&t).unwrap_err();
         assert!(e.reason.contains("proof-of-work limit"), "{e}");
         // Regtest's own bits are not easier than mainnet's limit only on regtest.
-        let e = parse_template(&minimal().to_string(), Target::MAX_ATTAINABLE_MAINNET).unwrap_err();
+        let e = parse_template(
+            &minimal().to_string(),
+            Chain::Bitcoin(bitcoin::Network::Bitcoin),
+        )
+        .unwrap_err();
         assert!(e.reason.contains("proof-of-work limit (1d00ffff)"), "{e}");
     }
 

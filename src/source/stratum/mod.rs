@@ -64,6 +64,8 @@ pub struct StratumOptions {
     /// Stratum V2: how often the measured rate is compared with the announced one
     /// (UpdateChannel when they differ by 2x).
     pub update_every: Duration,
+    /// The pools' proof of work (Stratum v1 only: Stratum V2 is SHA-256d's).
+    pub algo: crate::algo::Algo,
 }
 
 impl Default for StratumOptions {
@@ -78,6 +80,7 @@ impl Default for StratumOptions {
             channel: v2::ChannelKind::Standard,
             hash_rate: None,
             update_every: Duration::from_secs(60),
+            algo: crate::algo::Algo::Sha256d,
         }
     }
 }

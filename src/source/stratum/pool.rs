@@ -388,6 +388,7 @@ impl Pools {
                     resume: state.resume.clone(),
                     answer_timeout: o.answer_timeout,
                     idle_timeout: o.idle_timeout,
+                    algo: o.algo,
                 },
                 now,
             ))),

@@ -594,7 +594,7 @@ fn pools(state: &State) -> Value {
                     "difficulty": p.difficulty(),
                     "connects": Stats::get(&p.connects),
                     "failovers": Stats::get(&p.failovers),
-                    "effective_hashrate": p.effective_hashrate(up),
+                    "effective_hashrate": p.effective_hashrate(up, state.stats.algo()),
                     "reject_percent": p.reject_percent(),
                     "best_share": p.best_share(),
                     "connected": p.connected.load(Ordering::Relaxed),

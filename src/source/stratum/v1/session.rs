@@ -19,7 +19,8 @@ use bitcoin::hashes::Hash;
 use serde_json::Value;
 
 use super::protocol::{self, clip, request, Incoming, Job, ProtocolError, Subscribed};
-use crate::chain::{difficulty_target, CompactTarget};
+use crate::algo::Algo;
+use crate::chain::CompactTarget;
 use crate::secret::Secret;
 use crate::source::stratum::error::StratumError;
 use crate::source::stratum::session::{Action, Outgoing, Phase, ShareResult, Throttle, WARN_EVERY};
@@ -52,6 +53,8 @@ pub struct Config {
     pub answer_timeout: Duration,
     /// A pool that sends no new job for this long is left.
     pub idle_timeout: Duration,
+    /// The pool's proof of work: its difficulties are on this algorithm's scale.
+    pub algo: Algo,
 }
 
 enum Request {
@@ -449,7 +452,7 @@ impl Session {
     pub fn work(&self, clean: bool) -> Option<(Work, f64)> {
         let c = self.current.as_ref()?;
         let job = &c.job;
-        let share_target = difficulty_target(c.difficulty)?;
+        let share_target = self.cfg.algo.share_target(c.difficulty)?;
         let work = Work {
             id: format!("{}/{}", self.cfg.pool, job.id),
             prev_hash: bitcoin::BlockHash::from_byte_array(job.prev_hash),
@@ -467,6 +470,7 @@ impl Session {
             },
             clean,
             one_block: false,
+            algo: self.cfg.algo,
             pool: Some(self.cfg.pool),
             context: Some(Arc::new(JobContext {
                 pool: self.cfg.pool,

@@ -616,6 +616,8 @@ impl Channel {
             merkle,
             clean,
             one_block: false,
+            // Stratum V2 is SHA-256d's protocol: its targets are SHA-256d targets.
+            algo: crate::algo::Algo::Sha256d,
             pool: Some(self.cfg.pool),
             context: Some(Arc::new(JobContext {
                 pool: self.cfg.pool,

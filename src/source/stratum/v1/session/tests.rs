@@ -19,6 +19,7 @@ fn config() -> Config {
         resume: None,
         answer_timeout: Duration::from_secs(30),
         idle_timeout: Duration::from_secs(180),
+        algo: crate::algo::Algo::Sha256d,
     }
 }
 
@@ -78,6 +79,7 @@ fn solution(s: &Session) -> Solution {
         share: Share {
             header,
             digest: crate::algo::sha256d::reference_digest(header.as_bytes()),
+            algo: crate::algo::Algo::Sha256d,
         },
         found_at: Instant::now(),
     }

@@ -158,6 +158,7 @@ fn solution(c: &Channel, nonce: u32) -> Solution {
         share: Share {
             header,
             digest: crate::algo::sha256d::reference_digest(header.as_bytes()),
+            algo: crate::algo::Algo::Sha256d,
         },
         found_at: Instant::now(),
     }

@@ -55,6 +55,9 @@ pub(crate) fn template(txs: Vec<Transaction>) -> Arc<Template> {
         transactions: txs,
         txids,
         longpoll_id: None,
+        algo: crate::algo::Algo::Sha256d,
+        mweb: None,
+        raw_transactions: vec![],
     })
 }
 
