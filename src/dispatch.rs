@@ -192,14 +192,14 @@ impl Dispatcher {
         if work.share_target <= floor {
             return work.share_target;
         }
-        let asked = work.algo.share_difficulty(&work.share_target);
+        let asked = work.difficulty_of(&work.share_target);
         if self.clamped.swap(asked.to_bits(), Ordering::Relaxed) != asked.to_bits() {
             crate::elog!(
                 "work {}: difficulty {asked:.3e} would make {} find over {} solutions a second; searching at difficulty {:.3e} instead (harder hashes still count)",
                 crate::ui::output::clip(&work.id, 80),
                 crate::stats::format_hashrate(self.hash_rate()),
                 self.max_solution_rate,
-                work.algo.share_difficulty(&floor),
+                work.difficulty_of(&floor),
             );
         }
         floor

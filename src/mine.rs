@@ -353,7 +353,7 @@ impl Loop<'_> {
         if dispatcher.is_stale(&found) {
             Stats::add(&self.stats.stale, 1);
             if let Some(pool) = found.work.pool.and_then(|i| self.stats.pools().get(i)) {
-                pool.stale(found.work.algo.share_difficulty(&found.work.share_target));
+                pool.stale(found.work.difficulty_of(&found.work.share_target));
             }
             tracing::info!(
                 "stale solution of work {} dropped (newer clean work)",
@@ -392,8 +392,7 @@ impl Loop<'_> {
         self.stats.record_share(
             found
                 .work
-                .algo
-                .share_difficulty(&bitcoin::Target::from_le_bytes(share.digest)),
+                .difficulty_of(&bitcoin::Target::from_le_bytes(share.digest)),
             found.work.pool,
         );
         if found.work.one_block && hash_meets(&share.digest, &found.work.block_target()) {

@@ -158,6 +158,16 @@ impl Work {
         Target::from_compact(self.bits)
     }
 
+    /// The difficulty of `target` (or of a hash) as this work's source counts it: a pool's on
+    /// its algorithm's share scale (scrypt pools' difficulty 1 is 2^16 times easier), a node's
+    /// on the scale of its `getdifficulty` (the same formula for Bitcoin and Litecoin).
+    pub fn difficulty_of(&self, target: &Target) -> f64 {
+        match self.pool {
+            Some(_) => self.algo.share_difficulty(target),
+            None => crate::chain::target_difficulty(target),
+        }
+    }
+
     /// How many distinct version-bit patterns the mask allows.
     fn version_patterns(&self) -> u64 {
         1u64 << self.version_mask.count_ones()

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bcoin;
+pub mod litecoind;
 pub mod miner;
 pub mod pool;
 pub mod probe;

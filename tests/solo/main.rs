@@ -6,11 +6,13 @@
 #[macro_use]
 #[path = "../common/mod.rs"]
 mod common;
+mod litecoin;
 mod node;
 mod node_stubs;
 
 fn main() {
     let mut tests = Vec::new();
+    tests.extend(litecoin::tests());
     tests.extend(node::tests());
     tests.extend(node_stubs::tests());
     common::run_tests(tests)

@@ -252,7 +252,9 @@ pub fn parse_template(json: &str, chain: Chain) -> Result<Template, TemplateErro
     let rules = strings(v.rules, "rules")?;
     for rule in &rules {
         if let Some(name) = rule.strip_prefix('!') {
-            if !IMPLEMENTED_RULES.contains(&name) && !(chain.litecoin() && name == "mweb") {
+            let implemented =
+                IMPLEMENTED_RULES.contains(&name) || (chain.litecoin() && name == "mweb");
+            if !implemented {
                 return Err(TemplateError {
                     field: "rules".into(),
                     reason: format!(
