@@ -1,12 +1,14 @@
 //! `hashrig bench`: hash rate of each CPU kernel on a synthetic job, side by side with the
-//! baseline "sha2 crate, plain Sha256(Sha256(header)), one thread" measured in the same run.
+//! baseline measured in the same run: "sha2 crate, plain Sha256(Sha256(header)), one thread"
+//! for SHA-256d, "scrypt crate, one thread" for scrypt (`--algo scrypt`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::algo::sha256d::reference_digest;
+use crate::algo::Algo;
+use crate::backend::cpu::scrypt::ScryptKernel;
 use crate::backend::cpu::{cpu_name, CpuBackend, CpuError, Kernel};
 #[cfg(feature = "gpu")]
 use crate::backend::Backend;
@@ -21,6 +23,11 @@ const BENCH_HEADER: &str = crate::work::SYNTHETIC_HEADER;
 
 /// What to measure.
 pub struct BenchConfig {
+    /// The proof of work measured.
+    pub algo: Algo,
+    /// For scrypt: the kernel for the all-threads row (`None`: every supported one at one
+    /// thread, the best at all threads).
+    pub scrypt_kernel: Option<ScryptKernel>,
     /// Measure the CPU kernels.
     pub cpu: bool,
     /// GPUs to measure, one row each.
@@ -186,16 +193,29 @@ pub fn synthetic_job(round: u32, generation: u64) -> Job {
     )
 }
 
-/// Measures the sha2 baseline on this thread for `seconds`.
-pub fn measure_baseline(seconds: f64) -> Baseline {
+/// The baseline's name in the table.
+pub fn baseline_label(algo: Algo) -> &'static str {
+    match algo {
+        Algo::Sha256d => "sha2 baseline x1",
+        Algo::Scrypt => "scrypt crate x1",
+    }
+}
+
+/// Measures the baseline on this thread for `seconds`: the `sha2` crate's plain SHA-256d, or
+/// the RustCrypto `scrypt` crate.
+pub fn measure_baseline(algo: Algo, seconds: f64) -> Baseline {
     let mut header = synthetic_job(0, 0).header;
     let budget = Duration::from_secs_f64(seconds);
     let start = Instant::now();
     let mut nonce = 0u32;
+    let step = match algo {
+        Algo::Sha256d => 4096,
+        Algo::Scrypt => 8,
+    };
     loop {
-        for _ in 0..4096 {
+        for _ in 0..step {
             header.set_nonce(nonce);
-            black_box(reference_digest(black_box(header.as_bytes())));
+            black_box(algo.reference_pow(black_box(header.as_bytes())));
             nonce = nonce.wrapping_add(1);
         }
         if start.elapsed() >= budget {
@@ -204,8 +224,12 @@ pub fn measure_baseline(seconds: f64) -> Baseline {
     }
     let elapsed = start.elapsed().as_secs_f64();
     let hashes = u64::from(nonce);
+    let name = match algo {
+        Algo::Sha256d => "sha2 crate: plain Sha256(Sha256(header))",
+        Algo::Scrypt => "scrypt crate 0.11: scrypt(header, header, N=1024, r=1, p=1)",
+    };
     Baseline {
-        name: "sha2 crate: plain Sha256(Sha256(header))".to_string(),
+        name: name.to_string(),
         threads: 1,
         hashes,
         seconds: elapsed,
@@ -246,6 +270,7 @@ impl Measured {
 /// its nonce space runs out), verifying every candidate. `batch` says how many nonces to hand
 /// out next; `progress` gets the running rate.
 fn measure_loop<E>(
+    algo: Algo,
     seconds: f64,
     batch: &mut dyn FnMut() -> u64,
     scan: &mut dyn FnMut(&Job, NonceRange) -> Result<crate::backend::ScanReport, E>,
@@ -254,7 +279,7 @@ fn measure_loop<E>(
     let verifier = Verifier::new();
     let budget = Duration::from_secs_f64(seconds);
     let mut round = 0;
-    let mut job = synthetic_job(round, 0);
+    let mut job = synthetic_job(round, 0).with_algo(algo);
     let mut next = 0u64;
     let (mut hashes, mut hw_errors) = (0u64, 0u64);
     let start = Instant::now();
@@ -270,7 +295,7 @@ fn measure_loop<E>(
         next = range.end();
         if next >= NONCE_SPACE {
             round += 1;
-            job = synthetic_job(round, 0);
+            job = synthetic_job(round, 0).with_algo(algo);
             next = 0;
         }
         progress(hashes as f64 / start.elapsed().as_secs_f64());
@@ -282,25 +307,48 @@ fn measure_loop<E>(
     })
 }
 
+/// The CPU kernels a row can measure.
+#[derive(Clone, Copy, Debug)]
+pub enum CpuKernel {
+    Sha256d(Kernel),
+    Scrypt(ScryptKernel),
+}
+
+impl CpuKernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuKernel::Sha256d(k) => k.name(),
+            CpuKernel::Scrypt(k) => k.name(),
+        }
+    }
+}
+
 /// Measures `kernel` on `threads` threads for `seconds`; `progress` gets the running rate.
 pub fn measure_cpu(
-    kernel: Kernel,
+    kernel: CpuKernel,
     threads: usize,
     seconds: f64,
     progress: &mut dyn FnMut(f64),
 ) -> Result<BenchResult, CpuError> {
-    let backend = CpuBackend::new(kernel, threads)?;
+    let (algo, backend) = match kernel {
+        CpuKernel::Sha256d(k) => (Algo::Sha256d, CpuBackend::new(k, threads)?),
+        CpuKernel::Scrypt(k) => (
+            Algo::Scrypt,
+            CpuBackend::new(Kernel::best(), threads)?.for_algo(Algo::Scrypt, k),
+        ),
+    };
     let generation = Generation::new();
     // Batches of about 50 ms once the rate is known.
-    let batch = std::cell::Cell::new((1u64 << 16) * threads as u64);
+    let batch = std::cell::Cell::new(backend.first_batch());
     let m = measure_loop(
+        algo,
         seconds,
         &mut || batch.get(),
         &mut |job, range| {
             let t = Instant::now();
             let report = backend.scan(job, range, &generation);
             let rate = report.hashes as f64 / t.elapsed().as_secs_f64().max(1e-9);
-            batch.set(((rate * 0.05) as u64).clamp(1 << 12, 1 << 30));
+            batch.set(((rate * 0.05) as u64).clamp(threads as u64, 1 << 30));
             Ok::<_, CpuError>(report)
         },
         progress,
@@ -324,6 +372,7 @@ pub fn measure_gpu(
     )
     .map_err(|f| f.error)?;
     let m = measure_loop(
+        Algo::Sha256d,
         seconds,
         &mut || gpu.batch(),
         &mut |job, range| gpu.scan(job, range, &generation).map_err(|f| f.error),
@@ -380,6 +429,7 @@ pub fn sweep_gpu(
             break Err(f.error);
         }
         let m = match measure_loop(
+            Algo::Sha256d,
             seconds,
             &mut || b,
             &mut |job, range| gpu.scan(job, range, &generation).map_err(|f| f.error),
@@ -437,7 +487,7 @@ fn measure_together(
 enum Row {
     #[cfg(feature = "gpu")]
     Gpu(usize),
-    Cpu(Kernel, usize),
+    Cpu(CpuKernel, usize),
     #[cfg(feature = "gpu")]
     Together,
 }
@@ -464,12 +514,30 @@ pub fn run(
     config: BenchConfig,
     progress: &mut dyn FnMut(usize, usize, &str, f64),
 ) -> Result<BenchReport, BenchError> {
-    let single: Vec<Kernel> = match (config.cpu, config.kernel) {
+    let algo = config.algo;
+    let single: Vec<CpuKernel> = match (config.cpu, algo) {
         (false, _) => vec![],
-        (true, Some(k)) => vec![k],
-        (true, None) => Kernel::supported(),
+        (true, Algo::Sha256d) => match config.kernel {
+            Some(k) => vec![CpuKernel::Sha256d(k)],
+            None => Kernel::supported()
+                .into_iter()
+                .map(CpuKernel::Sha256d)
+                .collect(),
+        },
+        (true, Algo::Scrypt) => match config.scrypt_kernel {
+            Some(k) => vec![CpuKernel::Scrypt(k)],
+            None => ScryptKernel::PREFERENCE
+                .into_iter()
+                .filter(|k| k.is_supported())
+                .map(CpuKernel::Scrypt)
+                .collect(),
+        },
     };
-    let chosen = config.kernel.unwrap_or_else(Kernel::best);
+    let chosen = match algo {
+        Algo::Sha256d => CpuKernel::Sha256d(config.kernel.unwrap_or_else(Kernel::best)),
+        Algo::Scrypt => CpuKernel::Scrypt(config.scrypt_kernel.unwrap_or_else(ScryptKernel::best)),
+    };
+    let base_label = baseline_label(algo);
     let rounds = config.rounds.max(1);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut warnings = load_warnings(machine_load(), cores);
@@ -493,7 +561,9 @@ pub fn run(
         ));
     }
     #[cfg(feature = "gpu")]
-    if config.together && !backends.is_empty() {
+    if let (true, false, CpuKernel::Sha256d(chosen)) =
+        (config.together, backends.is_empty(), chosen)
+    {
         backends.push(Backend::Cpu(CpuBackend::new(chosen, config.threads)?));
         rows.push((Row::Together, "all together".to_string()));
     }
@@ -506,9 +576,9 @@ pub fn run(
     let mut failures = Vec::new();
     for _ in 0..rounds {
         step += 1;
-        progress(step, steps, "sha2 baseline x1", 0.0);
-        let b = measure_baseline(config.seconds);
-        progress(step, steps, "sha2 baseline x1", b.hashrate);
+        progress(step, steps, base_label, 0.0);
+        let b = measure_baseline(algo, config.seconds);
+        progress(step, steps, base_label, b.hashrate);
         match &mut baseline {
             None => baseline = Some(b),
             Some(a) => {
@@ -570,18 +640,17 @@ pub fn run(
         result.ratio = median / baseline.hashrate;
         results.push(result);
     }
-    let noisy: Vec<String> =
-        std::iter::once(("sha2 baseline x1".to_string(), baseline.spread_percent))
-            .chain(results.iter().map(|r| {
-                let kernel = r.kernel.split(' ').next().unwrap_or("");
-                (
-                    format!("{} {kernel} x{}", r.backend, r.threads),
-                    r.spread_percent,
-                )
-            }))
-            .filter(|(_, spread)| rounds > 1 && *spread > NOISY_SPREAD)
-            .map(|(label, spread)| format!("{label} {spread:.0}%"))
-            .collect();
+    let noisy: Vec<String> = std::iter::once((base_label.to_string(), baseline.spread_percent))
+        .chain(results.iter().map(|r| {
+            let kernel = r.kernel.split(' ').next().unwrap_or("");
+            (
+                format!("{} {kernel} x{}", r.backend, r.threads),
+                r.spread_percent,
+            )
+        }))
+        .filter(|(_, spread)| rounds > 1 && *spread > NOISY_SPREAD)
+        .map(|(label, spread)| format!("{label} {spread:.0}%"))
+        .collect();
     if !noisy.is_empty() {
         warnings.push(format!(
             "rows that varied by more than {NOISY_SPREAD:.0}% between rounds: {}; the machine is noisy (more --rounds or --seconds, or a quieter machine)",
@@ -589,7 +658,7 @@ pub fn run(
         ));
     }
     Ok(BenchReport {
-        algo: "sha256d".to_string(),
+        algo: algo.name().to_string(),
         rounds,
         seconds_per_round: config.seconds,
         baseline,

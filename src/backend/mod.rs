@@ -147,6 +147,13 @@ impl Backend {
     ) -> Result<ScanReport, BackendFailure> {
         match self {
             Backend::Cpu(c) => Ok(c.scan(job, range, generation)),
+            // Never opened for scrypt (BackendSpec refuses it): a scrypt job here is a bug
+            // upstream, reported as a failure rather than hashed as SHA-256d.
+            #[cfg(feature = "gpu")]
+            Backend::Gpu(_) if job.algo != crate::algo::Algo::Sha256d => Err(BackendFailure {
+                found: ScanReport::default(),
+                error: format!("the GPU backend has no {} kernel", job.algo),
+            }),
             #[cfg(feature = "gpu")]
             Backend::Gpu(g) => g.scan(job, range, generation).map_err(|f| BackendFailure {
                 found: f.found,

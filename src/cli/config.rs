@@ -556,6 +556,8 @@ pub fn bench_config(args: &BenchArgs) -> Result<BenchConfig> {
     let b = &args.backends;
     let spec = backend_spec(b)?;
     Ok(BenchConfig {
+        algo: spec.algo,
+        scrypt_kernel: scrypt_kernel(b)?,
         cpu: spec.selection != Selection::Gpu,
         #[cfg(feature = "gpu")]
         gpus: spec.open_gpus()?,

@@ -121,7 +121,9 @@ pub fn bench_command(args: BenchArgs) -> Result<()> {
         // The baseline is drawn as its median, a line; the rows as measured.
         let series: Vec<super::plot::Series> = series
             .into_iter()
-            .filter(|(label, _, _)| !label.starts_with("sha2 baseline"))
+            .filter(|(label, _, _)| {
+                !label.starts_with("sha2 baseline") && !label.starts_with("scrypt crate")
+            })
             .map(|(label, _, points)| super::plot::Series { label, points })
             .collect();
         let note = format!(
@@ -136,7 +138,14 @@ pub fn bench_command(args: BenchArgs) -> Result<()> {
         super::plot::write_svg(
             path,
             &series,
-            Some(("sha2", report.baseline.hashrate)),
+            Some((
+                if report.algo == "scrypt" {
+                    "scrypt crate"
+                } else {
+                    "sha2"
+                },
+                report.baseline.hashrate,
+            )),
             &note,
         )
         .map_err(|e| anyhow::anyhow!("--plot {}: {e}", path.display()))?;
@@ -223,8 +232,15 @@ fn print_table(report: &BenchReport) {
         b.spread_percent
     );
     say!("");
+    let width = report
+        .results
+        .iter()
+        .map(|r| r.kernel.split(' ').next().unwrap_or_default().len())
+        .max()
+        .unwrap_or(0)
+        .max(12);
     say!(
-        "{:<8} {:<12} {:>7} {:>14} {:>7} {:>12} {:>9}  device",
+        "{:<8} {:<width$} {:>7} {:>14} {:>7} {:>12} {:>9}  device",
         "backend",
         "kernel",
         "threads",
@@ -236,7 +252,7 @@ fn print_table(report: &BenchReport) {
     for r in &report.results {
         let kernel = r.kernel.split(' ').next().unwrap_or_default();
         say!(
-            "{:<8} {:<12} {:>7} {:>14} {:>6.1}% {:>11.2}x {:>9}  {}",
+            "{:<8} {:<width$} {:>7} {:>14} {:>6.1}% {:>11.2}x {:>9}  {}",
             r.backend,
             kernel,
             r.threads,

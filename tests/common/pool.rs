@@ -129,6 +129,9 @@ pub struct Conn {
     jobs: HashMap<String, StubJob>,
     next_job: u64,
     pub closed: bool,
+    /// A scrypt pool: shares are checked by their scrypt hash against difficulty x 2^16
+    /// (scrypt pools' difficulty 1 is the target `0xffff * 2^224`).
+    pub scrypt: bool,
 }
 
 impl Conn {
@@ -150,6 +153,7 @@ impl Conn {
             jobs: HashMap::new(),
             next_job: 1,
             closed: false,
+            scrypt: false,
         }
     }
 
@@ -360,13 +364,26 @@ impl Conn {
         header.extend_from_slice(&time.to_le_bytes());
         header.extend_from_slice(&BITS.to_le_bytes());
         header.extend_from_slice(&nonce.to_le_bytes());
-        let hash = sha256d::Hash::hash(&header).to_byte_array();
-        // hash (little-endian number) * difficulty <= 0xffff * 2^208, in floating point.
+        let (hash, one) = if self.scrypt {
+            let mut h = [0u8; 80];
+            h.copy_from_slice(&header);
+            // Litecoin's reference: scrypt(N=1024, r=1, p=1), the header as password and salt.
+            let params = scrypt::Params::new(10, 1, 1, 32).unwrap();
+            let mut out = [0u8; 32];
+            scrypt::scrypt(&h, &h, &params, &mut out).unwrap();
+            (out, 65535.0 * 2f64.powi(224))
+        } else {
+            (
+                sha256d::Hash::hash(&header).to_byte_array(),
+                65535.0 * 2f64.powi(208),
+            )
+        };
+        // hash (little-endian number) * difficulty <= difficulty 1's target, in floating point.
         let value = hash
             .iter()
             .rev()
             .fold(0f64, |acc, &b| acc * 256.0 + b as f64);
-        if value * job.difficulty > 65535.0 * 2f64.powi(208) {
+        if value * job.difficulty > one {
             return Err("23 Low difficulty share".into());
         }
         Ok(bits)

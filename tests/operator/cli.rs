@@ -4,6 +4,72 @@ use crate::common;
 
 use common::miner::hashrig;
 
+/// `bench --algo scrypt`: its own baseline (the scrypt crate, one thread), every scrypt kernel
+/// this CPU runs at one thread, the best at all threads, each compared with that baseline;
+/// scrypt on a GPU and scrypt kernel names are checked.
+fn bench_scrypt_has_its_own_baseline_and_kernels() -> common::Outcome {
+    use hashrig::backend::cpu::scrypt::ScryptKernel;
+    let out = hashrig()
+        .args([
+            "bench",
+            "--algo",
+            "scrypt",
+            "--json",
+            "--seconds",
+            "0.2",
+            "--rounds",
+            "1",
+            "--threads",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["algo"], "scrypt");
+    assert!(v["baseline"]["name"]
+        .as_str()
+        .unwrap()
+        .contains("scrypt crate"));
+    let base = v["baseline"]["hashrate"].as_f64().unwrap();
+    // Thousands of hashes a second, not millions: the scrypt crate really ran.
+    assert!(base > 100.0 && base < 1e6, "{base}");
+    let results = v["results"].as_array().unwrap();
+    let supported: Vec<ScryptKernel> = ScryptKernel::PREFERENCE
+        .into_iter()
+        .filter(|k| k.is_supported())
+        .collect();
+    assert_eq!(results.len(), supported.len() + 1, "{v}");
+    for (r, k) in results.iter().zip(&supported) {
+        assert_eq!(r["kernel"], k.name());
+        assert_eq!(r["hw_errors"], 0);
+        let ratio = r["ratio"].as_f64().unwrap();
+        assert!((ratio - r["hashrate"].as_f64().unwrap() / base).abs() < 1e-6);
+    }
+    assert_eq!(
+        results.last().unwrap()["kernel"],
+        ScryptKernel::best().name()
+    );
+    assert_eq!(results.last().unwrap()["threads"], 2);
+
+    let out = hashrig()
+        .args(["bench", "--algo", "scrypt", "--kernel", "avx2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown scrypt kernel"), "{stderr}");
+    let out = hashrig()
+        .args(["bench", "--algo", "scrypt", "--backend", "gpu"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no GPU kernel yet"), "{stderr}");
+    Ok(())
+}
+
 fn bench_json_has_the_documented_fields() -> common::Outcome {
     let out = hashrig()
         .args([
@@ -661,6 +727,7 @@ crate::tests!(
     api_takes_a_port_or_localhost,
     gpu_takes_a_list,
     bench_json_has_the_documented_fields,
+    bench_scrypt_has_its_own_baseline_and_kernels,
     bench_with_a_forced_kernel_measures_only_that_kernel,
     the_table_names_the_baseline_and_units,
     an_unknown_kernel_is_a_clear_error,

@@ -45,6 +45,47 @@ fn mine(pools: &[String], extra: &[&str]) -> (String, String, bool) {
     )
 }
 
+/// A scrypt pool: its difficulty is 2^16 times easier than SHA-256d's (difficulty 1 is the
+/// target `0xffff * 2^224`), and it checks each share's scrypt hash against that. At
+/// difficulty 0.01 a share takes about 655 scrypt hashes: ignoring the factor would make it
+/// 2^16 times harder (no share in a minute), applying it twice would send shares the pool
+/// refuses as low difficulty.
+fn scrypt_shares_meet_the_pools_difficulty_times_2_16() -> common::Outcome {
+    let pool = Pool::start(|_, c| {
+        c.scrypt = true;
+        c.difficulty = 0.01;
+        c.honest();
+    });
+    let (stdout, stderr, ok) = mine(&[pool.url()], &["--algo", "scrypt", "--shares", "5"]);
+    assert!(ok, "{stderr}");
+    let r = &pool.record;
+    assert!(r.accepted() >= 5, "{stderr}");
+    assert!(
+        r.rejected.lock().unwrap().is_empty(),
+        "{:?}\n{stderr}",
+        r.rejected.lock().unwrap()
+    );
+    assert_eq!(stdout.matches("accepted share").count(), r.accepted());
+    assert!(
+        stderr.contains("cpu avx512-rows")
+            || stderr.contains("cpu sse2-rows")
+            || stderr.contains("cpu portable"),
+        "{stderr}"
+    );
+    // The pool's difficulty is shown on its own scale.
+    assert_eq!(pool_field(&stderr, 0, "difficulty"), 0.01, "{stderr}");
+    // Stratum V2 is SHA-256d's: a scrypt run refuses a stratum2 pool.
+    let (_, stderr, ok) = mine(
+        &["stratum2+tcp://127.0.0.1:1/9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72".into()],
+        &["--algo", "scrypt"],
+    );
+    assert!(
+        !ok && stderr.contains("Stratum V2 is SHA-256d's"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
 fn shares_are_accepted_with_rolled_version_bits() -> common::Outcome {
     let pool = honest_pool();
     let (stdout, stderr, ok) = mine(&[pool.url()], &["--shares", "8"]);
@@ -655,6 +696,7 @@ fn tls_front_with_pool_ca_and_refused_without() -> common::Outcome {
 }
 
 crate::tests!(
+    scrypt_shares_meet_the_pools_difficulty_times_2_16,
     shares_are_accepted_with_rolled_version_bits,
     without_version_rolling_submits_have_five_fields,
     a_new_difficulty_applies_from_the_next_job,
