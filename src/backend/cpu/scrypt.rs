@@ -5,6 +5,8 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::x86_scrypt::rows::{self, RowScratch};
+#[cfg(target_arch = "x86_64")]
+use super::x86_scrypt::zmm;
 use crate::algo::scrypt::{self, hash_lanes, romix_lanes, LaneScratch, Prepared, Scratch};
 
 /// A scrypt kernel.
@@ -19,10 +21,13 @@ pub enum ScryptKernel {
     Rows4,
     Rows4Avx512,
     Rows8Avx512,
+    /// Row layout four hashes per 512-bit register, 2 or 4 registers interleaved.
+    Zmm8Avx512,
+    Zmm16Avx512,
 }
 
 impl ScryptKernel {
-    pub const ALL: [ScryptKernel; 8] = [
+    pub const ALL: [ScryptKernel; 10] = [
         Self::Portable,
         Self::Lanes4,
         Self::Avx2,
@@ -31,6 +36,8 @@ impl ScryptKernel {
         Self::Rows4,
         Self::Rows4Avx512,
         Self::Rows8Avx512,
+        Self::Zmm8Avx512,
+        Self::Zmm16Avx512,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +50,8 @@ impl ScryptKernel {
             Self::Rows4 => "sse2-rows-x4",
             Self::Rows4Avx512 => "avx512-rows-x4",
             Self::Rows8Avx512 => "avx512-rows-x8",
+            Self::Zmm8Avx512 => "avx512-zmm-x8",
+            Self::Zmm16Avx512 => "avx512-zmm-x16",
         }
     }
 
@@ -55,7 +64,8 @@ impl ScryptKernel {
             Self::Avx512 => 16,
             Self::Rows2 => 2,
             Self::Rows4 | Self::Rows4Avx512 => 4,
-            Self::Rows8Avx512 => 8,
+            Self::Rows8Avx512 | Self::Zmm8Avx512 => 8,
+            Self::Zmm16Avx512 => 16,
         }
     }
 
@@ -71,6 +81,11 @@ impl ScryptKernel {
                 std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512vl")
             }
+            #[cfg(target_arch = "x86_64")]
+            Self::Zmm8Avx512 | Self::Zmm16Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+            }
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
@@ -83,7 +98,9 @@ impl ScryptKernel {
 
     /// The kernels mining picks from, fastest first (as measured: BENCHMARKS.md). The
     /// structure-of-arrays lanes kernels lose to one portable hash and are left to the bench.
-    pub const PREFERENCE: [ScryptKernel; 5] = [
+    pub const PREFERENCE: [ScryptKernel; 7] = [
+        Self::Zmm16Avx512,
+        Self::Zmm8Avx512,
         Self::Rows8Avx512,
         Self::Rows4Avx512,
         Self::Rows4,
@@ -143,6 +160,8 @@ enum Pads {
     Rows4(Box<[RowScratch; 4]>),
     #[cfg(target_arch = "x86_64")]
     Rows8(Box<[RowScratch; 8]>),
+    #[cfg(target_arch = "x86_64")]
+    Zmm(Vec<zmm::ZScratch>),
 }
 
 /// Step 1 of `K` hashes: their keys and ROMix inputs.
@@ -183,6 +202,12 @@ impl ScryptWorker {
             ScryptKernel::Rows4 | ScryptKernel::Rows4Avx512 => Pads::Rows4(Box::default()),
             #[cfg(target_arch = "x86_64")]
             ScryptKernel::Rows8Avx512 => Pads::Rows8(Box::default()),
+            #[cfg(target_arch = "x86_64")]
+            ScryptKernel::Zmm8Avx512 | ScryptKernel::Zmm16Avx512 => Pads::Zmm(
+                (0..kernel.lanes() / 4)
+                    .map(|_| zmm::ZScratch::new())
+                    .collect::<Option<_>>()?,
+            ),
             #[cfg(not(target_arch = "x86_64"))]
             _ => return None,
         };
@@ -257,6 +282,20 @@ impl ScryptWorker {
             Pads::Rows8(s) => {
                 let (keys, mut words) = starts::<8>(p, first);
                 rows::romix_avx512::<8>(&mut words, s).expect("AVX-512 was detected at new()");
+                self.out
+                    .extend(keys.iter().zip(&words).map(|(k, w)| scrypt::finish(k, w)));
+            }
+            #[cfg(target_arch = "x86_64")]
+            Pads::Zmm(s) if s.len() == 2 => {
+                let (keys, mut words) = starts::<8>(p, first);
+                zmm::romix::<8>(&mut words, s).expect("AVX-512 was detected at new()");
+                self.out
+                    .extend(keys.iter().zip(&words).map(|(k, w)| scrypt::finish(k, w)));
+            }
+            #[cfg(target_arch = "x86_64")]
+            Pads::Zmm(s) => {
+                let (keys, mut words) = starts::<16>(p, first);
+                zmm::romix::<16>(&mut words, s).expect("AVX-512 was detected at new()");
                 self.out
                     .extend(keys.iter().zip(&words).map(|(k, w)| scrypt::finish(k, w)));
             }

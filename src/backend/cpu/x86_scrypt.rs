@@ -65,7 +65,7 @@ pub mod rows {
 
     /// Words (little-endian scrypt order) to rows.
     #[target_feature(enable = "sse2")]
-    fn to_rows(w: &[u32; WORDS]) -> Rows {
+    pub(super) fn to_rows(w: &[u32; WORDS]) -> Rows {
         let half = |o: usize| {
             let g = |i: usize| w[o + i] as i32;
             [
@@ -89,7 +89,7 @@ pub mod rows {
 
     /// Rows back to words.
     #[target_feature(enable = "sse2")]
-    fn from_rows(r: &Rows) -> [u32; WORDS] {
+    pub(super) fn from_rows(r: &Rows) -> [u32; WORDS] {
         let mut w = [0u32; WORDS];
         for (o, half) in [(0, &r[..4]), (16, &r[4..])] {
             let [a, b, c, d] = [
@@ -267,5 +267,220 @@ pub mod rows {
             }
         }
         Some(())
+    }
+}
+
+/// The row layout four hashes wide: each 512-bit register holds the same row of four hashes,
+/// one per 128-bit lane. `vpshufd` shuffles within each lane, so the Salsa20/8 code is the
+/// 128-bit code with every operation on four hashes at once (a quarter of the instructions).
+/// The write phase stores whole registers (an entry holds four hashes' blocks, 512 bytes);
+/// the read phase loads each hash's own entry into its lane with masked loads. `G` groups of
+/// four are interleaved step by step so the CPU overlaps their dependency chains.
+pub mod zmm {
+    use std::arch::x86_64::*;
+
+    use super::rows::{from_rows, to_rows, Rows};
+    use crate::algo::scrypt::{N, WORDS};
+
+    /// One 128-byte block of four hashes: rows 0..8, each four hashes wide.
+    type ZRows = [__m512i; 8];
+
+    /// The scratchpad of one group of four hashes (512 KiB).
+    pub struct ZScratch(Box<[ZRows]>);
+
+    impl ZScratch {
+        /// `None` when this CPU lacks AVX-512F (the zero register needs it).
+        pub fn new() -> Option<ZScratch> {
+            if !std::arch::is_x86_feature_detected!("avx512f") {
+                return None;
+            }
+            // SAFETY: AVX-512F was detected just above.
+            let zero = unsafe { zero512() };
+            Some(ZScratch(vec![[zero; 8]; N].into_boxed_slice()))
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn zero512() -> __m512i {
+        _mm512_setzero_si512()
+    }
+
+    /// Four hashes' rows into one register per row.
+    #[target_feature(enable = "avx512f")]
+    fn pack(r: [&Rows; 4]) -> ZRows {
+        std::array::from_fn(|i| {
+            let v = _mm512_castsi128_si512(r[0][i]);
+            let v = _mm512_inserti32x4::<1>(v, r[1][i]);
+            let v = _mm512_inserti32x4::<2>(v, r[2][i]);
+            _mm512_inserti32x4::<3>(v, r[3][i])
+        })
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn unpack(z: &ZRows) -> [Rows; 4] {
+        [
+            std::array::from_fn(|i| _mm512_extracti32x4_epi32::<0>(z[i])),
+            std::array::from_fn(|i| _mm512_extracti32x4_epi32::<1>(z[i])),
+            std::array::from_fn(|i| _mm512_extracti32x4_epi32::<2>(z[i])),
+            std::array::from_fn(|i| _mm512_extracti32x4_epi32::<3>(z[i])),
+        ]
+    }
+
+    macro_rules! romix_zmm {
+        ($name:ident, $g:literal) => {
+            #[target_feature(enable = "avx512f")]
+            fn $name(x: &mut [ZRows; $g], v: &mut [ZScratch; $g]) {
+                #[target_feature(enable = "avx512f")]
+                #[inline]
+                fn salsa(b: &mut [[__m512i; 4]; $g], add: &[[__m512i; 4]; $g]) {
+                    let mut s = *b;
+                    for g in 0..$g {
+                        for i in 0..4 {
+                            s[g][i] = _mm512_xor_si512(s[g][i], add[g][i]);
+                        }
+                    }
+                    let start = s;
+                    for _ in 0..4 {
+                        for g in 0..$g {
+                            let [a, b, c, d] = &mut s[g];
+                            *b = _mm512_xor_si512(
+                                *b,
+                                _mm512_rol_epi32::<7>(_mm512_add_epi32(*a, *d)),
+                            );
+                            *c = _mm512_xor_si512(
+                                *c,
+                                _mm512_rol_epi32::<9>(_mm512_add_epi32(*b, *a)),
+                            );
+                            *d = _mm512_xor_si512(
+                                *d,
+                                _mm512_rol_epi32::<13>(_mm512_add_epi32(*c, *b)),
+                            );
+                            *a = _mm512_xor_si512(
+                                *a,
+                                _mm512_rol_epi32::<18>(_mm512_add_epi32(*d, *c)),
+                            );
+                            let bb = _mm512_shuffle_epi32::<0x93>(*b);
+                            let cc = _mm512_shuffle_epi32::<0x4e>(*c);
+                            let dd = _mm512_shuffle_epi32::<0x39>(*d);
+                            let dd = _mm512_xor_si512(
+                                dd,
+                                _mm512_rol_epi32::<7>(_mm512_add_epi32(*a, bb)),
+                            );
+                            let cc = _mm512_xor_si512(
+                                cc,
+                                _mm512_rol_epi32::<9>(_mm512_add_epi32(dd, *a)),
+                            );
+                            let bb = _mm512_xor_si512(
+                                bb,
+                                _mm512_rol_epi32::<13>(_mm512_add_epi32(cc, dd)),
+                            );
+                            *a = _mm512_xor_si512(
+                                *a,
+                                _mm512_rol_epi32::<18>(_mm512_add_epi32(bb, cc)),
+                            );
+                            *b = _mm512_shuffle_epi32::<0x39>(bb);
+                            *c = _mm512_shuffle_epi32::<0x4e>(cc);
+                            *d = _mm512_shuffle_epi32::<0x93>(dd);
+                        }
+                    }
+                    for g in 0..$g {
+                        for i in 0..4 {
+                            b[g][i] = _mm512_add_epi32(s[g][i], start[g][i]);
+                        }
+                    }
+                }
+                #[target_feature(enable = "avx512f")]
+                #[inline]
+                fn block_mix(x: &mut [ZRows; $g]) {
+                    let mut lo = [[_mm512_setzero_si512(); 4]; $g];
+                    let mut hi = lo;
+                    for g in 0..$g {
+                        lo[g].copy_from_slice(&x[g][..4]);
+                        hi[g].copy_from_slice(&x[g][4..]);
+                    }
+                    salsa(&mut lo, &hi);
+                    salsa(&mut hi, &lo);
+                    for g in 0..$g {
+                        x[g][..4].copy_from_slice(&lo[g]);
+                        x[g][4..].copy_from_slice(&hi[g]);
+                    }
+                }
+                for i in 0..N {
+                    for g in 0..$g {
+                        v[g].0[i] = x[g];
+                    }
+                    block_mix(x);
+                }
+                for _ in 0..N {
+                    for g in 0..$g {
+                        // Each hash's index is the first word of its row 4 (word 16).
+                        let mut first = [0u32; 16];
+                        // SAFETY: `first` is 64 writable bytes; the store is unaligned.
+                        unsafe { _mm512_storeu_si512(first.as_mut_ptr().cast(), x[g][4]) };
+                        let j = [0, 1, 2, 3].map(|h| first[4 * h] as usize & (N - 1));
+                        for r in 0..8 {
+                            let mut e = _mm512_setzero_si512();
+                            for (h, &jh) in j.iter().enumerate() {
+                                let row: *const __m512i = &v[g].0[jh][r];
+                                // SAFETY: `row` points at a whole 64-byte register of the
+                                // scratchpad; the mask reads only lane `h`'s 16 bytes of it.
+                                e = unsafe {
+                                    _mm512_mask_loadu_epi32(e, 0xf << (4 * h), row.cast())
+                                };
+                            }
+                            x[g][r] = _mm512_xor_si512(x[g][r], e);
+                        }
+                    }
+                    block_mix(x);
+                }
+            }
+        };
+    }
+
+    romix_zmm!(romix_g2, 2);
+    romix_zmm!(romix_g4, 4);
+
+    /// ROMix of `K` (8 or 16) hashes, four per 512-bit register; `None` when this CPU lacks
+    /// AVX-512F. `v` holds one scratchpad per group of four.
+    pub fn romix<const K: usize>(words: &mut [[u32; WORDS]; K], v: &mut [ZScratch]) -> Option<()> {
+        if !std::arch::is_x86_feature_detected!("avx512f") || v.len() * 4 != K {
+            return None;
+        }
+        // SAFETY: AVX-512F was detected on this CPU just above (SSE2 is part of every x86-64
+        // CPU).
+        unsafe { romix_words(words, v) };
+        Some(())
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn romix_words<const K: usize>(words: &mut [[u32; WORDS]; K], v: &mut [ZScratch]) {
+        let rows: [Rows; K] = std::array::from_fn(|i| to_rows(&words[i]));
+        let groups = K / 4;
+        let mut x: Vec<ZRows> = (0..groups)
+            .map(|g| {
+                pack([
+                    &rows[4 * g],
+                    &rows[4 * g + 1],
+                    &rows[4 * g + 2],
+                    &rows[4 * g + 3],
+                ])
+            })
+            .collect();
+        match groups {
+            2 => romix_g2(
+                x.as_mut_slice().try_into().expect("2 groups"),
+                v.try_into().expect("2 groups"),
+            ),
+            4 => romix_g4(
+                x.as_mut_slice().try_into().expect("4 groups"),
+                v.try_into().expect("4 groups"),
+            ),
+            _ => unreachable!("8 or 16 hashes"),
+        }
+        for (g, z) in x.iter().enumerate() {
+            for (h, r) in unpack(z).iter().enumerate() {
+                words[4 * g + h] = from_rows(r);
+            }
+        }
     }
 }
