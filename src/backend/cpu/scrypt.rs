@@ -1,21 +1,19 @@
-//! The CPU's scrypt kernels: the portable one (one hash at a time), 4 hashes side by side in
-//! plain Rust (128-bit vectors on any x86-64), and 8 (AVX2) or 16 (AVX-512) side by side.
-//! Each worker thread owns one [`ScryptWorker`], whose scratchpads (128 KiB per hash) are
-//! allocated once.
+//! The CPU's scrypt kernels: the portable one (one hash at a time) and the SIMD ones in the
+//! row layout (x86_scrypt.rs): 2 to 8 hashes in 128-bit registers, or 8 or 16 four to a
+//! 512-bit register. Each worker thread owns one [`ScryptWorker`], whose scratchpads (128 KiB
+//! per hash) are allocated once. (Structure-of-arrays kernels, one lane per hash, were tried and
+//! measured slower than one portable hash: BENCHMARKS.md.)
 
 #[cfg(target_arch = "x86_64")]
 use super::x86_scrypt::rows::{self, RowScratch};
 #[cfg(target_arch = "x86_64")]
-use super::x86_scrypt::zmm;
-use crate::algo::scrypt::{self, hash_lanes, romix_lanes, LaneScratch, Prepared, Scratch};
+use super::x86_scrypt::{ymm, zmm};
+use crate::algo::scrypt::{self, Prepared, Scratch};
 
 /// A scrypt kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScryptKernel {
     Portable,
-    Lanes4,
-    Avx2,
-    Avx512,
     /// Row layout (SSE2), 2 or 4 hashes interleaved; 4 with AVX-512's rotate.
     Rows2,
     Rows4,
@@ -24,34 +22,32 @@ pub enum ScryptKernel {
     /// Row layout four hashes per 512-bit register, 2 or 4 registers interleaved.
     Zmm8Avx512,
     Zmm16Avx512,
+    /// Row layout two hashes per 256-bit register, 4 registers interleaved.
+    Ymm8Avx2,
 }
 
 impl ScryptKernel {
-    pub const ALL: [ScryptKernel; 10] = [
+    pub const ALL: [ScryptKernel; 8] = [
         Self::Portable,
-        Self::Lanes4,
-        Self::Avx2,
-        Self::Avx512,
         Self::Rows2,
         Self::Rows4,
         Self::Rows4Avx512,
         Self::Rows8Avx512,
         Self::Zmm8Avx512,
         Self::Zmm16Avx512,
+        Self::Ymm8Avx2,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Portable => "portable",
-            Self::Lanes4 => "lanes4",
-            Self::Avx2 => "avx2x8",
-            Self::Avx512 => "avx512x16",
             Self::Rows2 => "sse2-rows-x2",
             Self::Rows4 => "sse2-rows-x4",
             Self::Rows4Avx512 => "avx512-rows-x4",
             Self::Rows8Avx512 => "avx512-rows-x8",
             Self::Zmm8Avx512 => "avx512-zmm-x8",
             Self::Zmm16Avx512 => "avx512-zmm-x16",
+            Self::Ymm8Avx2 => "avx2-ymm-x8",
         }
     }
 
@@ -59,28 +55,25 @@ impl ScryptKernel {
     pub fn lanes(self) -> usize {
         match self {
             Self::Portable => 1,
-            Self::Lanes4 => 4,
-            Self::Avx2 => 8,
-            Self::Avx512 => 16,
             Self::Rows2 => 2,
             Self::Rows4 | Self::Rows4Avx512 => 4,
-            Self::Rows8Avx512 | Self::Zmm8Avx512 => 8,
+            Self::Rows8Avx512 | Self::Zmm8Avx512 | Self::Ymm8Avx2 => 8,
             Self::Zmm16Avx512 => 16,
         }
     }
 
     pub fn is_supported(self) -> bool {
         match self {
-            Self::Portable | Self::Lanes4 => true,
-            #[cfg(target_arch = "x86_64")]
-            Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            Self::Portable => true,
             #[cfg(target_arch = "x86_64")]
             Self::Rows2 | Self::Rows4 => true,
             #[cfg(target_arch = "x86_64")]
-            Self::Avx512 | Self::Rows4Avx512 | Self::Rows8Avx512 => {
+            Self::Rows4Avx512 | Self::Rows8Avx512 => {
                 std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512vl")
             }
+            #[cfg(target_arch = "x86_64")]
+            Self::Ymm8Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
             Self::Zmm8Avx512 | Self::Zmm16Avx512 => {
                 std::arch::is_x86_feature_detected!("avx512f")
@@ -96,11 +89,11 @@ impl ScryptKernel {
         Self::ALL.into_iter().filter(|k| k.is_supported()).collect()
     }
 
-    /// The kernels mining picks from, fastest first (as measured: BENCHMARKS.md). The
-    /// structure-of-arrays lanes kernels lose to one portable hash and are left to the bench.
-    pub const PREFERENCE: [ScryptKernel; 7] = [
+    /// The kernels mining picks from, fastest first (as measured: BENCHMARKS.md).
+    pub const PREFERENCE: [ScryptKernel; 8] = [
         Self::Zmm16Avx512,
         Self::Zmm8Avx512,
+        Self::Ymm8Avx2,
         Self::Rows8Avx512,
         Self::Rows4Avx512,
         Self::Rows4,
@@ -151,9 +144,6 @@ impl std::fmt::Display for ScryptKernel {
 
 enum Pads {
     One(Scratch),
-    Four(LaneScratch<4>),
-    Eight(LaneScratch<8>),
-    Sixteen(LaneScratch<16>),
     #[cfg(target_arch = "x86_64")]
     Rows2(Box<[RowScratch; 2]>),
     #[cfg(target_arch = "x86_64")]
@@ -162,6 +152,8 @@ enum Pads {
     Rows8(Box<[RowScratch; 8]>),
     #[cfg(target_arch = "x86_64")]
     Zmm(Vec<zmm::ZScratch>),
+    #[cfg(target_arch = "x86_64")]
+    Ymm(Vec<ymm::YScratch>),
 }
 
 /// Step 1 of `K` hashes: their keys and ROMix inputs.
@@ -193,9 +185,6 @@ impl ScryptWorker {
         }
         let pads = match kernel {
             ScryptKernel::Portable => Pads::One(Scratch::default()),
-            ScryptKernel::Lanes4 => Pads::Four(LaneScratch::default()),
-            ScryptKernel::Avx2 => Pads::Eight(LaneScratch::default()),
-            ScryptKernel::Avx512 => Pads::Sixteen(LaneScratch::default()),
             #[cfg(target_arch = "x86_64")]
             ScryptKernel::Rows2 => Pads::Rows2(Box::default()),
             #[cfg(target_arch = "x86_64")]
@@ -206,6 +195,12 @@ impl ScryptWorker {
             ScryptKernel::Zmm8Avx512 | ScryptKernel::Zmm16Avx512 => Pads::Zmm(
                 (0..kernel.lanes() / 4)
                     .map(|_| zmm::ZScratch::new())
+                    .collect::<Option<_>>()?,
+            ),
+            #[cfg(target_arch = "x86_64")]
+            ScryptKernel::Ymm8Avx2 => Pads::Ymm(
+                (0..4)
+                    .map(|_| ymm::YScratch::new())
                     .collect::<Option<_>>()?,
             ),
             #[cfg(not(target_arch = "x86_64"))]
@@ -228,38 +223,6 @@ impl ScryptWorker {
         self.out.clear();
         match &mut self.pads {
             Pads::One(s) => self.out.push(scrypt::hash(p, first, s)),
-            Pads::Four(s) => {
-                let mut out = [[0u8; 32]; 4];
-                hash_lanes(p, first, s, romix_lanes, &mut out);
-                self.out.extend(out);
-            }
-            #[cfg(target_arch = "x86_64")]
-            Pads::Eight(s) => {
-                let mut out = [[0u8; 32]; 8];
-                hash_lanes(
-                    p,
-                    first,
-                    s,
-                    |x, s| super::x86_scrypt::romix_avx2(x, s).expect("AVX2 was detected at new()"),
-                    &mut out,
-                );
-                self.out.extend(out);
-            }
-            #[cfg(target_arch = "x86_64")]
-            Pads::Sixteen(s) => {
-                let mut out = [[0u8; 32]; 16];
-                hash_lanes(
-                    p,
-                    first,
-                    s,
-                    |x, s| {
-                        super::x86_scrypt::romix_avx512(x, s)
-                            .expect("AVX-512 was detected at new()")
-                    },
-                    &mut out,
-                );
-                self.out.extend(out);
-            }
             #[cfg(target_arch = "x86_64")]
             Pads::Rows2(s) => {
                 let (keys, mut words) = starts::<2>(p, first);
@@ -296,6 +259,13 @@ impl ScryptWorker {
             Pads::Zmm(s) => {
                 let (keys, mut words) = starts::<16>(p, first);
                 zmm::romix::<16>(&mut words, s).expect("AVX-512 was detected at new()");
+                self.out
+                    .extend(keys.iter().zip(&words).map(|(k, w)| scrypt::finish(k, w)));
+            }
+            #[cfg(target_arch = "x86_64")]
+            Pads::Ymm(s) => {
+                let (keys, mut words) = starts::<8>(p, first);
+                ymm::romix8(&mut words, s).expect("AVX2 was detected at new()");
                 self.out
                     .extend(keys.iter().zip(&words).map(|(k, w)| scrypt::finish(k, w)));
             }

@@ -1,41 +1,6 @@
-//! scrypt's ROMix for 8 (AVX2) and 16 (AVX-512) hashes at once: the lanes code of
-//! `algo::scrypt` ([`romix_lanes`]) compiled with those instruction sets enabled, so its
-//! per-lane loops become 256- and 512-bit vector operations (rotates become `vprold` on
-//! AVX-512) and each lane's read of its own scratchpad entry a gather.
-
-use crate::algo::scrypt::{romix_lanes, LaneBlock, LaneScratch};
-
-#[target_feature(enable = "avx2")]
-fn romix8(x: &mut LaneBlock<8>, scratch: &mut LaneScratch<8>) {
-    romix_lanes(x, scratch)
-}
-
-#[target_feature(enable = "avx512f,avx512vl")]
-fn romix16(x: &mut LaneBlock<16>, scratch: &mut LaneScratch<16>) {
-    romix_lanes(x, scratch)
-}
-
-/// ROMix of 8 hashes with AVX2; `None` when this CPU lacks AVX2.
-pub fn romix_avx2(x: &mut LaneBlock<8>, scratch: &mut LaneScratch<8>) -> Option<()> {
-    if !std::arch::is_x86_feature_detected!("avx2") {
-        return None;
-    }
-    // SAFETY: AVX2 was detected on this CPU just above.
-    unsafe { romix8(x, scratch) };
-    Some(())
-}
-
-/// ROMix of 16 hashes with AVX-512; `None` when this CPU lacks AVX-512F/VL.
-pub fn romix_avx512(x: &mut LaneBlock<16>, scratch: &mut LaneScratch<16>) -> Option<()> {
-    if !(std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512vl"))
-    {
-        return None;
-    }
-    // SAFETY: AVX-512F and AVX-512VL were detected on this CPU just above.
-    unsafe { romix16(x, scratch) };
-    Some(())
-}
+//! scrypt's ROMix with SIMD: the row layout of Percival's SSE2 scrypt and cpuminer's
+//! scrypt-x64 ([`rows`]: 128-bit registers, one hash each, 2 to 8 hashes interleaved), and the
+//! same layout four hashes wide in 512-bit registers ([`zmm`]).
 
 /// scrypt's ROMix in the layout fast scrypt code uses (Colin Percival's SSE2 scrypt,
 /// cpuminer's scrypt-x64): each hash's 16-word Salsa20/8 state as four 128-bit rows holding
@@ -481,6 +446,168 @@ pub mod zmm {
             for (h, r) in unpack(z).iter().enumerate() {
                 words[4 * g + h] = from_rows(r);
             }
+        }
+    }
+}
+
+/// The row layout two hashes wide in AVX2's 256-bit registers (one hash per 128-bit lane; AVX2
+/// has no rotate instruction, so rotates are two shifts and an OR). Each hash's scratchpad entry
+/// is read with two 128-bit loads per row. Four registers are interleaved (8 hashes).
+pub mod ymm {
+    // The groups and rows are indexed in lockstep across several arrays, as in the macro-made
+    // kernels above (where the lint does not look).
+    #![allow(clippy::needless_range_loop)]
+    use std::arch::x86_64::*;
+
+    use super::rows::{from_rows, to_rows, Rows};
+    use crate::algo::scrypt::{N, WORDS};
+
+    /// One 128-byte block of two hashes: rows 0..8, each two hashes wide.
+    type YRows = [__m256i; 8];
+
+    /// The scratchpad of one pair of hashes (256 KiB).
+    pub struct YScratch(Box<[YRows]>);
+
+    impl YScratch {
+        /// `None` when this CPU lacks AVX2.
+        pub fn new() -> Option<YScratch> {
+            if !std::arch::is_x86_feature_detected!("avx2") {
+                return None;
+            }
+            // SAFETY: AVX2 was detected just above.
+            let zero = unsafe { zero256() };
+            Some(YScratch(vec![[zero; 8]; N].into_boxed_slice()))
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn zero256() -> __m256i {
+        _mm256_setzero_si256()
+    }
+
+    macro_rules! rol {
+        ($x:expr, $r:literal) => {{
+            let t = $x;
+            _mm256_or_si256(
+                _mm256_slli_epi32::<$r>(t),
+                _mm256_srli_epi32::<{ 32 - $r }>(t),
+            )
+        }};
+    }
+
+    const G: usize = 4;
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn salsa(b: &mut [[__m256i; 4]; G], add: &[[__m256i; 4]; G]) {
+        let mut s = *b;
+        for g in 0..G {
+            for i in 0..4 {
+                s[g][i] = _mm256_xor_si256(s[g][i], add[g][i]);
+            }
+        }
+        let start = s;
+        for _ in 0..4 {
+            for g in 0..G {
+                let [a, b, c, d] = &mut s[g];
+                *b = _mm256_xor_si256(*b, rol!(_mm256_add_epi32(*a, *d), 7));
+                *c = _mm256_xor_si256(*c, rol!(_mm256_add_epi32(*b, *a), 9));
+                *d = _mm256_xor_si256(*d, rol!(_mm256_add_epi32(*c, *b), 13));
+                *a = _mm256_xor_si256(*a, rol!(_mm256_add_epi32(*d, *c), 18));
+                let bb = _mm256_shuffle_epi32::<0x93>(*b);
+                let cc = _mm256_shuffle_epi32::<0x4e>(*c);
+                let dd = _mm256_shuffle_epi32::<0x39>(*d);
+                let dd = _mm256_xor_si256(dd, rol!(_mm256_add_epi32(*a, bb), 7));
+                let cc = _mm256_xor_si256(cc, rol!(_mm256_add_epi32(dd, *a), 9));
+                let bb = _mm256_xor_si256(bb, rol!(_mm256_add_epi32(cc, dd), 13));
+                *a = _mm256_xor_si256(*a, rol!(_mm256_add_epi32(bb, cc), 18));
+                *b = _mm256_shuffle_epi32::<0x39>(bb);
+                *c = _mm256_shuffle_epi32::<0x4e>(cc);
+                *d = _mm256_shuffle_epi32::<0x93>(dd);
+            }
+        }
+        for g in 0..G {
+            for i in 0..4 {
+                b[g][i] = _mm256_add_epi32(s[g][i], start[g][i]);
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn block_mix(x: &mut [YRows; G]) {
+        let mut lo = [[_mm256_setzero_si256(); 4]; G];
+        let mut hi = lo;
+        for g in 0..G {
+            lo[g].copy_from_slice(&x[g][..4]);
+            hi[g].copy_from_slice(&x[g][4..]);
+        }
+        salsa(&mut lo, &hi);
+        salsa(&mut hi, &lo);
+        for g in 0..G {
+            x[g][..4].copy_from_slice(&lo[g]);
+            x[g][4..].copy_from_slice(&hi[g]);
+        }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn romix_g4(x: &mut [YRows; G], v: &mut [YScratch; G]) {
+        for i in 0..N {
+            for g in 0..G {
+                v[g].0[i] = x[g];
+            }
+            block_mix(x);
+        }
+        for _ in 0..N {
+            for g in 0..G {
+                let j0 = _mm256_extract_epi32::<0>(x[g][4]) as u32 as usize & (N - 1);
+                let j1 = _mm256_extract_epi32::<4>(x[g][4]) as u32 as usize & (N - 1);
+                for r in 0..8 {
+                    let lo: *const __m256i = &v[g].0[j0][r];
+                    let hi: *const __m256i = &v[g].0[j1][r];
+                    // SAFETY: each pointer is a whole 32-byte register of the scratchpad; the
+                    // loads read its first (hash 0) or second (hash 1) 16 bytes.
+                    let e = unsafe {
+                        _mm256_inserti128_si256::<1>(
+                            _mm256_castsi128_si256(_mm_loadu_si128(lo.cast())),
+                            _mm_loadu_si128(hi.cast::<__m128i>().add(1)),
+                        )
+                    };
+                    x[g][r] = _mm256_xor_si256(x[g][r], e);
+                }
+            }
+            block_mix(x);
+        }
+    }
+
+    /// ROMix of 8 hashes, two per 256-bit register; `None` when this CPU lacks AVX2. `v`
+    /// holds one scratchpad per pair.
+    pub fn romix8(words: &mut [[u32; WORDS]; 8], v: &mut [YScratch]) -> Option<()> {
+        if !std::arch::is_x86_feature_detected!("avx2") || v.len() != G {
+            return None;
+        }
+        // SAFETY: AVX2 was detected on this CPU just above.
+        unsafe { romix_words(words, v.try_into().expect("4 pairs")) };
+        Some(())
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn romix_words(words: &mut [[u32; WORDS]; 8], v: &mut [YScratch; G]) {
+        let rows: [Rows; 8] = std::array::from_fn(|i| to_rows(&words[i]));
+        let mut x: [YRows; G] = std::array::from_fn(|g| {
+            std::array::from_fn(|i| {
+                _mm256_inserti128_si256::<1>(
+                    _mm256_castsi128_si256(rows[2 * g][i]),
+                    rows[2 * g + 1][i],
+                )
+            })
+        });
+        romix_g4(&mut x, v);
+        for (g, y) in x.iter().enumerate() {
+            let lo: Rows = std::array::from_fn(|i| _mm256_castsi256_si128(y[i]));
+            let hi: Rows = std::array::from_fn(|i| _mm256_extracti128_si256::<1>(y[i]));
+            words[2 * g] = from_rows(&lo);
+            words[2 * g + 1] = from_rows(&hi);
         }
     }
 }
