@@ -50,6 +50,9 @@ fn template(n: u8) -> Arc<Template> {
         txids: txs.iter().map(|t| t.compute_txid()).collect(),
         transactions: txs,
         longpoll_id: None,
+        algo: hashrig::algo::Algo::Sha256d,
+        mweb: None,
+        raw_transactions: vec![],
     })
 }
 

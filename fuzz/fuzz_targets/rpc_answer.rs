@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     .expect("a valid URL");
     match client.answer("getblocktemplate", status, &data[2..]) {
         Ok(raw) => {
-            let _ = parse_template(raw.get(), hashrig::chain::params::Chain::Bitcoin(bitcoin::Network::Regtest));
+            let _ = parse_template(
+                raw.get(),
+                hashrig::chain::params::Chain::Bitcoin(bitcoin::Network::Regtest),
+            );
         }
         Err(e) => assert!(e.to_string().len() < 2000, "an error echoes too much"),
     }

@@ -47,6 +47,12 @@ fuzz_target!(|data: &[u8]| {
             resume: None,
             answer_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(180),
+            // Both difficulty scales: scrypt pools' is 2^16 times easier.
+            algo: if data.len() % 3 == 0 {
+                hashrig::algo::Algo::Scrypt
+            } else {
+                hashrig::algo::Algo::Sha256d
+            },
         },
         start,
     );
@@ -72,6 +78,7 @@ fuzz_target!(|data: &[u8]| {
                         share: Share {
                             header,
                             digest: [0; 32],
+                            algo: hashrig::algo::Algo::Sha256d,
                         },
                         found_at: now,
                     };

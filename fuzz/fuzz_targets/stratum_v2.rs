@@ -75,7 +75,11 @@ fuzz_target!(|data: &[u8]| {
                     let solution = Solution {
                         work: Arc::new(work),
                         roll,
-                        share: Share { header, digest },
+                        share: Share {
+                            header,
+                            digest,
+                            algo: hashrig::algo::Algo::Sha256d,
+                        },
                         found_at: now,
                     };
                     c.submit(&solution, false, now);

@@ -28,7 +28,8 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-fn build(template: hashrig::chain::block::Template) {    let template = Arc::new(template);
+fn build(template: hashrig::chain::block::Template) {
+    let template = Arc::new(template);
     let payout = ScriptBuf::from_bytes(vec![0x51]);
     let Ok(work) = assemble::template_work(
         Arc::clone(&template),
