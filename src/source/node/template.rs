@@ -677,4 +677,57 @@ mod tests {
         t["junk"] = json!(vec![0; 100_000]);
         assert!(parse_value(&t).is_ok());
     }
+
+    /// litecoind 0.21.2.1's answer at MWEB's activation on regtest (height 432, a peg-in in the
+    /// mempool): the peg-in, then the integrating transaction (HogEx, serialized with the MWEB
+    /// flag 0x08, which the `bitcoin` crate does not read), then the MWEB block.
+    const LITECOIN_MWEB: &str = include_str!("../../../tests/data/litecoind-mweb-template.json");
+
+    #[test]
+    fn a_litecoin_mweb_template_keeps_the_hogex_and_the_mweb_block() {
+        use crate::chain::params::LitecoinNet;
+        let t = parse_template(LITECOIN_MWEB, Chain::Litecoin(LitecoinNet::Regtest)).unwrap();
+        let v: Value = serde_json::from_str(LITECOIN_MWEB).unwrap();
+        assert_eq!(t.height, 432);
+        assert_eq!(t.algo, crate::algo::Algo::Scrypt);
+        assert_eq!(t.transactions.len(), 2);
+        // Sent back byte for byte: the HogEx with its flag.
+        for (i, raw) in t.raw_transactions.iter().enumerate() {
+            let given = v["transactions"][i]["data"].as_str().unwrap();
+            assert_eq!(
+                bitcoin::hex::DisplayHex::to_lower_hex_string(&raw[..]),
+                given
+            );
+            // The txid of the HogEx without its MWEB part is the node's.
+            assert_eq!(
+                t.txids[i].to_string(),
+                v["transactions"][i]["txid"].as_str().unwrap()
+            );
+        }
+        assert_eq!(&t.raw_transactions[1][4..6], &[0x00, 0x08]);
+        let mweb = t.mweb.as_ref().expect("the MWEB block");
+        assert_eq!(
+            bitcoin::hex::DisplayHex::to_lower_hex_string(&mweb[..]),
+            v["mweb"].as_str().unwrap()
+        );
+        // The witness commitment computed here (the HogEx's wtxid is its txid) equals the
+        // node's `default_witness_commitment`, or parsing would have refused it.
+        assert!(t.witness_commitment.is_some());
+
+        // As a Bitcoin node's answer the HogEx is not a transaction.
+        let e = parse_template(LITECOIN_MWEB, REGTEST).unwrap_err();
+        assert_eq!(e.field, "transactions[1]", "{e}");
+        // MWEB active without the MWEB block, or with the HogEx not last: refused.
+        let mut no_mweb = v.clone();
+        no_mweb.as_object_mut().unwrap().remove("mweb");
+        let e = parse_template(&no_mweb.to_string(), Chain::Litecoin(LitecoinNet::Regtest))
+            .unwrap_err();
+        assert!(e.reason.contains("mweb-missing"), "{e}");
+        let mut swapped = v.clone();
+        let txs = swapped["transactions"].as_array_mut().unwrap();
+        txs.swap(0, 1);
+        let e = parse_template(&swapped.to_string(), Chain::Litecoin(LitecoinNet::Regtest))
+            .unwrap_err();
+        assert!(e.reason.contains("HogEx"), "{e}");
+    }
 }
