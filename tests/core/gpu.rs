@@ -197,6 +197,55 @@ fn gpu_digests_of_sampled_nonces_equal_sha2() -> common::Outcome {
     Ok(())
 }
 
+/// The WGSL scrypt kernel on the adapter: its hashes equal the `scrypt` crate's around
+/// Litecoin's genesis nonce (whose hash meets its own bits), on a random header at the top of
+/// the nonce space, and with lookup gaps 1, 2 and 3 (entries recomputed on read).
+fn gpu_scrypt_digests_equal_the_scrypt_crate() -> common::Outcome {
+    use hashrig::algo::scrypt::reference;
+    let gpu = gpu()?;
+    let genesis = common::golden()
+        .into_iter()
+        .find(|g| g.pow_algo == "scrypt")
+        .expect("a scrypt header");
+    let mut random = [0u8; 80];
+    rand::rngs::StdRng::seed_from_u64(0x5c_0001).fill_bytes(&mut random);
+    let cases = [
+        (
+            genesis.header(),
+            NonceRange::from_start(genesis.nonce - 8, 16),
+            1,
+        ),
+        (
+            Header::from_bytes(random),
+            NonceRange::new(NONCE_SPACE - 12, NONCE_SPACE).unwrap(),
+            2,
+        ),
+        (
+            Header::from_bytes(random),
+            NonceRange::new(0, 8).unwrap(),
+            3,
+        ),
+    ];
+    for (header, range, gap) in cases {
+        let digests = gpu.scrypt_digests(&header, range, gap).unwrap();
+        assert_eq!(digests.len() as u64, range.len());
+        for (n, d) in (range.start()..range.end()).zip(digests) {
+            let expected = reference(header.with_nonce(n as u32).as_bytes());
+            assert_eq!(d, expected, "gap {gap} header {header} nonce {n:#x}");
+        }
+    }
+    // Litecoin's genesis nonce: the GPU's hash is its known proof of work.
+    let d = gpu
+        .scrypt_digests(
+            &genesis.header(),
+            NonceRange::from_start(genesis.nonce, 1),
+            1,
+        )
+        .unwrap();
+    assert_eq!(d[0], common::digest_from_display(&genesis.pow_hash));
+    Ok(())
+}
+
 fn a_lost_device_stops_with_a_clear_error_and_keeps_its_hits() -> common::Outcome {
     let mut gpu = gpu()?;
     gpu.set_batch(1 << 16);
@@ -306,6 +355,7 @@ crate::tests!(
     result_buffer_overflow_is_rescanned_and_loses_nothing,
     a_stale_job_stops_between_dispatches,
     gpu_digests_of_sampled_nonces_equal_sha2,
+    gpu_scrypt_digests_equal_the_scrypt_crate,
     a_lost_device_stops_with_a_clear_error_and_keeps_its_hits,
     every_shader_option_computes_the_same_hashes,
     easy_targets_do_not_overflow_into_cpu_rescans

@@ -6,6 +6,7 @@
 //! full check as the CPU's and reported as an unverified [`Candidate`].
 
 mod error;
+pub mod scrypt;
 mod shader;
 
 pub use shader::{sha256d_digests_wgsl, sha256d_wgsl, Rotate, ShaderOptions, WORKGROUP_SIZES};
@@ -680,6 +681,16 @@ fn compile(
     source: &str,
     label: &str,
 ) -> Result<wgpu::ComputePipeline, wgpu::Error> {
+    compile_entry(device, source, label, shader::ENTRY_POINT)
+}
+
+/// [`compile`] of the entry point `entry`.
+fn compile_entry(
+    device: &wgpu::Device,
+    source: &str,
+    label: &str,
+    entry: &str,
+) -> Result<wgpu::ComputePipeline, wgpu::Error> {
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(label),
@@ -689,7 +700,7 @@ fn compile(
         label: Some(label),
         layout: None,
         module: &module,
-        entry_point: Some(shader::ENTRY_POINT),
+        entry_point: Some(entry),
         compilation_options: Default::default(),
         cache: None,
     });

@@ -379,7 +379,7 @@ pub fn sha256d_digests_wgsl(options: ShaderOptions) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Every variant of the shader parses and validates with naga (what wgpu runs before any
@@ -425,6 +425,11 @@ mod tests {
     /// three, and only Vulkan runs here: a construct one backend refuses fails here, with no
     /// GPU. Returns (MSL, HLSL) for inspection.
     pub(crate) fn translate(source: &str) -> (String, String) {
+        translate_entries(source, &[ENTRY_POINT])
+    }
+
+    /// [`translate`] of a module with the entry points `entries`.
+    pub(crate) fn translate_entries(source: &str, entries: &[&str]) -> (String, String) {
         use naga::back::{hlsl, msl, spv};
         let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| {
             panic!("{}", e.emit_to_string(source));
@@ -435,7 +440,12 @@ mod tests {
         )
         .validate(&module)
         .unwrap_or_else(|e| panic!("{}", e.emit_to_string(source)));
-        assert!(module.entry_points.iter().any(|e| e.name == ENTRY_POINT));
+        for entry in entries {
+            assert!(
+                module.entry_points.iter().any(|e| e.name == *entry),
+                "no entry point {entry}"
+            );
+        }
         let words = spv::write_vec(&module, &info, &spv::Options::default(), None)
             .unwrap_or_else(|e| panic!("SPIR-V: {e}"));
         assert_eq!(words.first(), Some(&0x0723_0203), "the SPIR-V magic number");
