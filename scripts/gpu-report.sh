@@ -74,5 +74,10 @@ bench "kernel=200ms" --backend gpu --gpu-kernel-ms 200
 bench all --backend all
 cores=$(nproc)
 [ "$cores" -gt 1 ] && bench "all threads=$((cores - 1))" --backend all --threads $((cores - 1))
+# scrypt on the GPU (the lookup gap is chosen from the adapter's limits; the kernel line names
+# it) and on the CPU beside it. The rate is printed in MH/s like the rest: scrypt's is small.
+bench "scrypt" --algo scrypt --backend gpu
+bench "scrypt kernel=200ms" --algo scrypt --backend gpu --gpu-kernel-ms 200
+bench "scrypt cpu" --algo scrypt --backend cpu
 rm -f "$OUT/last.json"
 say "== done"

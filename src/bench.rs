@@ -364,15 +364,16 @@ pub fn measure_gpu(
     progress: &mut dyn FnMut(f64),
 ) -> Result<BenchResult, crate::backend::gpu::GpuError> {
     let generation = Generation::new();
+    let algo = gpu.algo();
     // One warm-up dispatch: pipeline caches and the first batch-size tuning step.
     gpu.scan(
-        &synthetic_job(u32::MAX, 0),
+        &synthetic_job(u32::MAX, 0).with_algo(algo),
         NonceRange::from_start(0, gpu.batch()),
         &generation,
     )
     .map_err(|f| f.error)?;
     let m = measure_loop(
-        Algo::Sha256d,
+        algo,
         seconds,
         &mut || gpu.batch(),
         &mut |job, range| gpu.scan(job, range, &generation).map_err(|f| f.error),
@@ -383,12 +384,19 @@ pub fn measure_gpu(
         "{} ({}, {}, driver {})",
         info.name, info.backend, info.device_type, info.driver
     );
-    let kernel = format!(
-        "wgsl {} batch={} ({} ms target)",
-        gpu.options(),
-        gpu.batch(),
-        gpu.kernel_time().as_millis()
-    );
+    let kernel = match gpu.scrypt_gap() {
+        Some(gap) => format!(
+            "wgsl-scrypt gap={gap} batch={} ({} ms target)",
+            gpu.batch(),
+            gpu.kernel_time().as_millis()
+        ),
+        None => format!(
+            "wgsl {} batch={} ({} ms target)",
+            gpu.options(),
+            gpu.batch(),
+            gpu.kernel_time().as_millis()
+        ),
+    };
     Ok(m.row("gpu", device, kernel, 1))
 }
 

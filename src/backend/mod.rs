@@ -147,13 +147,6 @@ impl Backend {
     ) -> Result<ScanReport, BackendFailure> {
         match self {
             Backend::Cpu(c) => Ok(c.scan(job, range, generation)),
-            // Never opened for scrypt (BackendSpec refuses it): a scrypt job here is a bug
-            // upstream, reported as a failure rather than hashed as SHA-256d.
-            #[cfg(feature = "gpu")]
-            Backend::Gpu(_) if job.algo != crate::algo::Algo::Sha256d => Err(BackendFailure {
-                found: ScanReport::default(),
-                error: format!("the GPU backend has no {} kernel", job.algo),
-            }),
             #[cfg(feature = "gpu")]
             Backend::Gpu(g) => g.scan(job, range, generation).map_err(|f| BackendFailure {
                 found: f.found,
@@ -180,7 +173,7 @@ pub enum Selection {
 #[derive(Clone, Debug)]
 pub struct BackendSpec {
     pub selection: Selection,
-    /// The proof of work to mine (scrypt is CPU-only so far).
+    /// The proof of work to mine.
     pub algo: crate::algo::Algo,
     pub kernel: Kernel,
     /// The CPU's scrypt kernel.
@@ -206,8 +199,6 @@ pub enum OpenError {
     Gpu(#[from] gpu::GpuError),
     #[error("this hashrig was built without the `gpu` feature")]
     NoGpuSupport,
-    #[error("scrypt has no GPU kernel yet: mine it with --backend cpu (or auto)")]
-    NoGpuScrypt,
 }
 
 impl BackendSpec {
@@ -217,22 +208,24 @@ impl BackendSpec {
     #[cfg(feature = "gpu")]
     pub fn open_gpus(&self) -> Result<Vec<gpu::GpuDevice>, OpenError> {
         use gpu::{GpuDevice, GpuError};
-        if self.algo == crate::algo::Algo::Scrypt {
-            return match self.selection {
-                Selection::Gpu | Selection::All => Err(OpenError::NoGpuScrypt),
-                _ => Ok(vec![]),
-            };
-        }
         let selector = self.gpu.as_deref();
+        let algo = self.algo;
+        // A device that cannot mine the algorithm (scrypt's scratchpad, its self-test) is an
+        // error, or left out with one line in `auto`.
+        let for_algo = |mut g: GpuDevice| g.set_algo(algo).map(|()| g);
         let opened = match self.selection {
             Selection::Cpu => return Ok(vec![]),
-            Selection::Gpu | Selection::All => GpuDevice::open_all_with(selector, self.shader)?,
+            Selection::Gpu | Selection::All => GpuDevice::open_all_with(selector, self.shader)?
+                .into_iter()
+                .map(for_algo)
+                .collect::<Result<Vec<_>, _>>()?,
             Selection::Auto => {
                 match GpuDevice::open_each(selector, self.shader, |i| i.device_type != "Cpu") {
                     Ok(gpus) => gpus
                         .into_iter()
                         .filter_map(|g| {
-                            g.inspect_err(|e| crate::elog!("{e}; going on without it"))
+                            g.and_then(for_algo)
+                                .inspect_err(|e| crate::elog!("{e}; going on without it"))
                                 .ok()
                         })
                         .collect(),
@@ -270,7 +263,6 @@ impl BackendSpec {
     pub fn open_gpus(&self) -> Result<Vec<std::convert::Infallible>, OpenError> {
         match self.selection {
             Selection::Gpu => Err(OpenError::NoGpuSupport),
-            Selection::All if self.algo == crate::algo::Algo::Scrypt => Err(OpenError::NoGpuScrypt),
             _ => Ok(vec![]),
         }
     }

@@ -82,11 +82,6 @@ pub fn backend_spec(args: &cli::BackendArgs) -> Result<BackendSpec> {
         }
     };
     let algo = hashrig::algo::Algo::from(args.algo);
-    if algo == hashrig::algo::Algo::Scrypt && matches!(selection, Selection::Gpu | Selection::All) {
-        return Err(usage(
-            "--algo scrypt has no GPU kernel yet: use --backend cpu (or auto)",
-        ));
-    }
     Ok(BackendSpec {
         selection,
         algo,

@@ -169,6 +169,11 @@ pub fn bench_command(args: BenchArgs) -> Result<()> {
 #[cfg(feature = "gpu")]
 fn sweep_command(args: &BenchArgs) -> Result<()> {
     use std::io::Write;
+    if args.backends.algo != super::args::Algo::Sha256d {
+        return Err(super::usage(
+            "--sweep measures SHA-256d batch sizes; scrypt's batch is tuned while it runs",
+        ));
+    }
     let mut config = config::bench_config(args)?;
     if config.gpus.is_empty() {
         anyhow::bail!(

@@ -246,6 +246,57 @@ fn gpu_scrypt_digests_equal_the_scrypt_crate() -> common::Outcome {
     Ok(())
 }
 
+/// Mining scrypt on the adapter: set up for scrypt (scratchpad, pipeline, the self-test on
+/// Litecoin's genesis), a scan finds exactly the nonces the `scrypt` crate says meet an easy
+/// target, each candidate carrying the crate's hash, across dispatches and at the top of the
+/// nonce space; a stale job stops.
+fn gpu_scrypt_search_finds_what_the_crate_finds() -> common::Outcome {
+    use hashrig::algo::Algo;
+    let mut gpu = gpu()?;
+    gpu.set_algo(Algo::Scrypt).unwrap();
+    assert_eq!(gpu.algo(), Algo::Scrypt);
+    assert!(gpu.scrypt_gap().is_some());
+    let mut bytes = [0u8; 80];
+    rand::rngs::StdRng::seed_from_u64(0x5c_0002).fill_bytes(&mut bytes);
+    let header = Header::from_bytes(bytes);
+    // About one hash in eight.
+    let target = easy_target(0x1fff_ffff);
+    let job = Job::new("scrypt", header, target, NonceRange::FULL, 0).with_algo(Algo::Scrypt);
+    for range in [
+        NonceRange::new(1000, 1000 + 150).unwrap(),
+        NonceRange::new(NONCE_SPACE - 70, NONCE_SPACE).unwrap(),
+    ] {
+        let report = gpu.scan(&job, range, &Generation::new()).unwrap();
+        assert_eq!(report.hashes, range.len());
+        assert_eq!(report.hw_errors, 0);
+        let expected: BTreeSet<u32> = (range.start()..range.end())
+            .map(|n| n as u32)
+            .filter(|&n| {
+                hashrig::chain::hash_meets(
+                    &Algo::Scrypt.reference_pow(header.with_nonce(n).as_bytes()),
+                    &target,
+                )
+            })
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(nonces(&report), expected, "{range:?}");
+        for c in &report.candidates {
+            assert_eq!(
+                c.digest,
+                Algo::Scrypt.reference_pow(header.with_nonce(c.nonce).as_bytes())
+            );
+        }
+    }
+    // A job already stale hashes nothing.
+    let generation = Generation::new();
+    generation.bump();
+    let report = gpu
+        .scan(&job, NonceRange::new(0, 1 << 20).unwrap(), &generation)
+        .unwrap();
+    assert!(report.stale && report.hashes == 0, "{report:?}");
+    Ok(())
+}
+
 fn a_lost_device_stops_with_a_clear_error_and_keeps_its_hits() -> common::Outcome {
     let mut gpu = gpu()?;
     gpu.set_batch(1 << 16);
@@ -356,6 +407,7 @@ crate::tests!(
     a_stale_job_stops_between_dispatches,
     gpu_digests_of_sampled_nonces_equal_sha2,
     gpu_scrypt_digests_equal_the_scrypt_crate,
+    gpu_scrypt_search_finds_what_the_crate_finds,
     a_lost_device_stops_with_a_clear_error_and_keeps_its_hits,
     every_shader_option_computes_the_same_hashes,
     easy_targets_do_not_overflow_into_cpu_rescans

@@ -18,6 +18,16 @@ use hashrig::chain::{hash_meets, Header, Target};
 const MWEB_HEIGHT: u64 = 432;
 
 fn mine(pair: &LitecoinPair, payout: &str, blocks: u64, name: &str) -> std::process::Output {
+    mine_on(pair, payout, blocks, name, "cpu")
+}
+
+fn mine_on(
+    pair: &LitecoinPair,
+    payout: &str,
+    blocks: u64,
+    name: &str,
+    backend: &str,
+) -> std::process::Output {
     let journal = journal_path(name);
     let args: Vec<String> = [
         "mine",
@@ -32,7 +42,7 @@ fn mine(pair: &LitecoinPair, payout: &str, blocks: u64, name: &str) -> std::proc
         "--payout",
         payout,
         "--backend",
-        "cpu",
+        backend,
         "--poll-ms",
         "100",
         "--blocks",
@@ -237,7 +247,29 @@ fn a_sha256d_only_block_is_high_hash() -> Outcome {
     Ok(())
 }
 
+/// scrypt blocks mined by the WGSL kernel (lavapipe in CI) and accepted by Litecoin Core.
+fn litecoin_blocks_from_the_gpu() -> Outcome {
+    common::gpu_adapter()?;
+    let pair = LitecoinPair::start()?;
+    let payout = pair.address("bech32");
+    let out = mine_on(&pair, &payout, 2, "ltc-gpu", "gpu");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        accepted(&out).iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![1, 2],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("mining on node") && stderr.contains("gpu "),
+        "{stderr}"
+    );
+    assert!(summary(&stderr).contains("hw_errors 0"), "{stderr}");
+    assert_eq!(pair.a.height(), 2);
+    Ok(())
+}
+
 crate::tests!(
     litecoin_blocks_before_and_after_mweb,
+    litecoin_blocks_from_the_gpu,
     a_sha256d_only_block_is_high_hash
 );

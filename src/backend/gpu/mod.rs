@@ -174,6 +174,10 @@ pub struct GpuDevice {
     /// The first failure wgpu reported outside a call's result: device lost, or an error
     /// from a submission (wgpu's default for those is to panic).
     failed: Arc<std::sync::Mutex<Option<String>>>,
+    /// The proof of work this device mines ([`GpuDevice::set_algo`]).
+    algo: crate::algo::Algo,
+    /// The scrypt search, once set up for scrypt.
+    scrypt: Option<Box<scrypt::ScryptSearch>>,
 }
 
 impl GpuDevice {
@@ -289,6 +293,8 @@ impl GpuDevice {
             kernel_time: DEFAULT_KERNEL_TIME,
             failed,
             lose_at: None,
+            algo: crate::algo::Algo::Sha256d,
+            scrypt: None,
         };
         gpu.self_test()?;
         Ok(gpu)
@@ -354,9 +360,27 @@ impl GpuDevice {
             .store(nonces.clamp(MIN_BATCH, MAX_BATCH), Ordering::Relaxed);
     }
 
-    /// Current nonces per dispatch.
-    pub fn batch(&self) -> u64 {
+    /// The SHA-256d batch, whatever the device mines (`set_batch`'s counterpart).
+    fn sha256d_batch(&self) -> u64 {
         self.batch.load(Ordering::Relaxed)
+    }
+
+    /// Current nonces per dispatch (of the algorithm this device mines).
+    pub fn batch(&self) -> u64 {
+        match &self.scrypt {
+            Some(s) if self.algo == crate::algo::Algo::Scrypt => s.batch(),
+            _ => self.batch.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The proof of work this device mines.
+    pub fn algo(&self) -> crate::algo::Algo {
+        self.algo
+    }
+
+    /// The scrypt lookup gap in use (`None` unless set up for scrypt).
+    pub fn scrypt_gap(&self) -> Option<u32> {
+        self.scrypt.as_ref().map(|s| s.gap())
     }
 
     /// Destroys the device as a driver reset would: later and queued work fails. For tests of
@@ -401,7 +425,7 @@ impl GpuDevice {
         let rate = nonces as f64 / took.as_secs_f64();
         let wanted = (rate * self.kernel_time.as_secs_f64()) as u64;
         // At most 4x per step either way: one slow dispatch does not collapse the batch.
-        let current = self.batch();
+        let current = self.sha256d_batch();
         let next = wanted.clamp(current / 4, current.saturating_mul(4));
         let next = next.clamp(MIN_BATCH, MAX_BATCH) / self.workgroup() * self.workgroup();
         self.batch.store(next.max(MIN_BATCH), Ordering::Relaxed);
@@ -516,6 +540,9 @@ impl GpuDevice {
         range: NonceRange,
         generation: &Generation,
     ) -> Result<ScanReport, Box<ScanFailure>> {
+        if job.algo == crate::algo::Algo::Scrypt {
+            return self.scan_scrypt(job, range, generation);
+        }
         let mut report = ScanReport::default();
         let mut rest = range;
         let mut pending: std::collections::VecDeque<Pending> = Default::default();
@@ -527,7 +554,7 @@ impl GpuDevice {
                     rest = NonceRange::from_start(0, 0);
                     break;
                 }
-                let (piece, after) = rest.split_at(self.batch().min(self.hit_cap(job)));
+                let (piece, after) = rest.split_at(self.sha256d_batch().min(self.hit_cap(job)));
                 rest = after;
                 if self.lose_at.is_some_and(|at| Instant::now() >= at) {
                     tracing::warn!(
@@ -551,7 +578,7 @@ impl GpuDevice {
             };
             free.push(p.slot);
             let took = p.submitted.elapsed();
-            if p.range.len() == self.batch() {
+            if p.range.len() == self.sha256d_batch() {
                 // With a second dispatch queued behind it, `took` includes waiting for the one
                 // ahead; divided by the dispatches it waited for it estimates one kernel.
                 self.tune(p.range.len(), took / (pending.len() as u32 + 1));

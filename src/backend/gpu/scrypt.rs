@@ -1,17 +1,77 @@
 //! scrypt on the GPU (shaders/scrypt.wgsl): one hash per invocation, the scratchpad in one
-//! storage buffer laid out so neighbouring invocations' accesses coalesce, an optional lookup
-//! gap. This first slice computes hashes for checking against the `scrypt` crate
-//! ([`GpuDevice::scrypt_digests`]); mining scrypt on a GPU is not wired in yet.
+//! storage buffer laid out so neighbouring invocations' accesses coalesce, a lookup gap chosen
+//! from the adapter's buffer limits. [`GpuDevice::set_algo`] makes the search pipeline and its
+//! buffers (and self-tests them on Litecoin's genesis block); [`GpuDevice::scan`] then runs
+//! scrypt jobs here, one dispatch at a time, every hit re-hashed on the host by the `scrypt`
+//! crate. [`GpuDevice::scrypt_digests`] computes plain hashes for tests.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{compile_entry, grid, GpuDevice, GpuError};
+use super::{compile_entry, grid, GpuDevice, GpuError, ScanFailure};
 use crate::algo::scrypt::N;
-use crate::chain::{Header, Target};
-use crate::job::NonceRange;
+use crate::algo::Algo;
+use crate::backend::ScanReport;
+use crate::chain::{hash_meets, Header, Target};
+use crate::job::{Generation, Job, NonceRange};
+use crate::verify::Candidate;
+
+/// Result slots of a scrypt dispatch (hits past them are rescanned on the CPU).
+const CAPACITY: u32 = 1024;
+/// The smallest dispatch (one workgroup).
+const MIN_HASHES: u64 = 64;
+/// Hashes in flight the scratchpad is sized for at most; more would not help (a datacenter
+/// GPU runs about 270 000 invocations at once) and the lookup gap grows instead.
+const MAX_HASHES: u64 = 1 << 18;
+/// The largest scratchpad allocated on a hardware adapter, and on a software one (lavapipe:
+/// the host's memory).
+const MAX_SCRATCH: u64 = 4 << 30;
+const MAX_SCRATCH_SOFTWARE: u64 = 64 << 20;
+/// Lookup gaps tried, smallest first.
+const GAPS: [u32; 6] = [1, 2, 4, 8, 16, 32];
+
+/// The scrypt search of one device: pipeline, buffers, lookup gap, batch.
+pub(super) struct ScryptSearch {
+    pipeline: wgpu::ComputePipeline,
+    params: wgpu::Buffer,
+    results: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    /// Hashes the scratchpad holds: the largest dispatch.
+    max_hashes: u64,
+    gap: u32,
+    /// Hashes per dispatch, tuned towards the device's kernel time.
+    batch: AtomicU64,
+}
+
+impl ScryptSearch {
+    pub(super) fn gap(&self) -> u32 {
+        self.gap
+    }
+    pub(super) fn batch(&self) -> u64 {
+        self.batch.load(Ordering::Relaxed)
+    }
+}
+
+/// Hashes a software adapter (lavapipe on a few cores) needs in flight.
+const SOFTWARE_HASHES: u64 = 512;
+
+/// The lookup gap and the hashes per dispatch for a scratchpad of at most `bytes` when
+/// `wanted` hashes should be in flight: the smallest gap that lets them fit, else the largest
+/// gap and what fits. `None` when not even one workgroup fits.
+pub fn plan(bytes: u64, wanted: u64) -> Option<(u32, u64)> {
+    let wanted = wanted.clamp(MIN_HASHES, MAX_HASHES);
+    let fit = |gap: u32| (bytes / scratch_bytes(1, gap)).min(wanted) / MIN_HASHES * MIN_HASHES;
+    let gap = GAPS
+        .into_iter()
+        .find(|&g| fit(g) >= wanted)
+        .unwrap_or(GAPS[GAPS.len() - 1]);
+    let hashes = fit(gap);
+    (hashes >= MIN_HASHES).then_some((gap, hashes))
+}
 
 /// The WGSL source (fixed workgroup of 64).
 pub const SCRYPT_WGSL: &str = include_str!("../../../shaders/scrypt.wgsl");
@@ -58,12 +118,312 @@ impl ScryptParams {
     }
 }
 
+/// Litecoin's genesis block header (its scrypt hash meets its bits).
+const LITECOIN_GENESIS: &str = "010000000000000000000000000000000000000000000000000000000000000000000000d9ced4ed1130f7b7faad9be25323ffafa33232a17c3edf6cfd97bee6bafbdd97b9aa8e4ef0ff0f1ecd513f7c";
+
 /// Bytes of scratchpad `hashes` invocations need with lookup gap `gap`.
 pub fn scratch_bytes(hashes: u64, gap: u32) -> u64 {
     hashes * (N as u64).div_ceil(u64::from(gap.max(1))) * 128
 }
 
 impl GpuDevice {
+    /// Sets the proof of work this device mines. For scrypt: sizes the scratchpad from the
+    /// adapter's limits (a clear error when not even 64 hashes fit), builds the search
+    /// pipeline, and self-tests it on Litecoin's genesis block before any real work.
+    pub fn set_algo(&mut self, algo: Algo) -> Result<(), GpuError> {
+        self.algo = algo;
+        if algo == Algo::Sha256d {
+            self.scrypt = None;
+            return Ok(());
+        }
+        let limits = self.device.limits();
+        let (cap, wanted) = if self.info.device_type == "Cpu" {
+            (MAX_SCRATCH_SOFTWARE, SOFTWARE_HASHES)
+        } else {
+            (MAX_SCRATCH, MAX_HASHES)
+        };
+        let bytes = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+            .min(cap);
+        let (gap, max_hashes) = plan(bytes, wanted).ok_or_else(|| {
+            self.device_error(
+                "sizing the scrypt scratchpad",
+                format!(
+                    "this adapter's largest storage buffer is {bytes} bytes: scrypt needs {} for one workgroup even at lookup gap {}",
+                    scratch_bytes(MIN_HASHES, GAPS[GAPS.len() - 1]),
+                    GAPS[GAPS.len() - 1]
+                ),
+            )
+        })?;
+        let pipeline =
+            compile_entry(&self.device, SCRYPT_WGSL, "scrypt", "search").map_err(|source| {
+                GpuError::Shader {
+                    name: self.info.name.clone(),
+                    label: "scrypt",
+                    source,
+                }
+            })?;
+        let results_size = 4 * (1 + u64::from(CAPACITY));
+        let (params, results, readback, bind_group) =
+            self.scrypt_buffers(&pipeline, results_size, scratch_bytes(max_hashes, gap));
+        tracing::info!(
+            "{}: scrypt scratchpad for {max_hashes} hashes at lookup gap {gap} ({} MiB)",
+            self.info.name,
+            scratch_bytes(max_hashes, gap) >> 20
+        );
+        self.scrypt = Some(Box::new(ScryptSearch {
+            pipeline,
+            params,
+            results,
+            readback,
+            bind_group,
+            max_hashes,
+            gap,
+            batch: AtomicU64::new(MIN_HASHES.max(max_hashes / 64)),
+        }));
+        self.scrypt_self_test()
+    }
+
+    /// Litecoin's genesis nonce at its own target, among its neighbours, against the crate.
+    fn scrypt_self_test(&self) -> Result<(), GpuError> {
+        let header = Header::from_hex(LITECOIN_GENESIS).expect("embedded header is valid");
+        let target = Target::from_compact(header.bits());
+        let range = NonceRange::from_start(header.nonce().wrapping_sub(5), 8);
+        let job = Job::new("scrypt self-test", header, target, NonceRange::FULL, 0)
+            .with_algo(Algo::Scrypt);
+        let expected: Vec<u32> = (range.start()..range.end())
+            .map(|n| n as u32)
+            .filter(|&n| {
+                hash_meets(
+                    &Algo::Scrypt.reference_pow(header.with_nonce(n).as_bytes()),
+                    &target,
+                )
+            })
+            .collect();
+        let report = self
+            .scan_scrypt(&job, range, &Generation::new())
+            .map_err(|f| f.error)?;
+        super::error::compare_hits(&expected, &report, range).map_err(|source| GpuError::SelfTest {
+            name: self.info.name.clone(),
+            source,
+        })
+    }
+
+    /// Params, results, readback buffers and the bind group over a scratchpad of
+    /// `scratch_size` bytes.
+    fn scrypt_buffers(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        results_size: u64,
+        scratch_size: u64,
+    ) -> (wgpu::Buffer, wgpu::Buffer, wgpu::Buffer, wgpu::BindGroup) {
+        use wgpu::BufferUsages as U;
+        let buffer = |label: &str, size: u64, usage: wgpu::BufferUsages| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let params = buffer(
+            "scrypt params",
+            std::mem::size_of::<ScryptParams>() as u64,
+            U::UNIFORM | U::COPY_DST,
+        );
+        let results = buffer(
+            "scrypt results",
+            results_size,
+            U::STORAGE | U::COPY_SRC | U::COPY_DST,
+        );
+        let readback = buffer("scrypt readback", results_size, U::MAP_READ | U::COPY_DST);
+        let scratch = buffer("scrypt scratchpad", scratch_size.max(16), U::STORAGE);
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("scrypt"),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: results.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: scratch.as_entire_binding(),
+                },
+            ],
+        });
+        (params, results, readback, bind_group)
+    }
+
+    /// Runs one dispatch of `pipeline` over `hashes` invocations and returns the first
+    /// `words` words of `results`.
+    fn scrypt_dispatch(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: &wgpu::BindGroup,
+        results: &wgpu::Buffer,
+        readback: &wgpu::Buffer,
+        hashes: u64,
+        words: u64,
+    ) -> Result<Vec<u32>, GpuError> {
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, bind_group, &[]);
+            let (cols, rows) = grid(hashes.div_ceil(WORKGROUP) as u32);
+            pass.dispatch_workgroups(cols, rows, 1);
+        }
+        encoder.copy_buffer_to_buffer(results, 0, readback, 0, 4 * words);
+        let index = self.queue.submit([encoder.finish()]);
+        let (tx, rx) = mpsc::sync_channel(1);
+        readback
+            .slice(..4 * words)
+            .map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: Some(Duration::from_secs(300)),
+            })
+            .map_err(|e| self.device_error("waiting for the scrypt kernel", e))?;
+        rx.recv()
+            .map_err(|_| self.device_error("mapping results", "the mapping was dropped"))?
+            .map_err(|e| self.device_error("mapping results", e))?;
+        let out = {
+            let view = readback
+                .slice(..4 * words)
+                .get_mapped_range()
+                .map_err(|e| self.device_error("reading results", format!("{e:?}")))?;
+            bytemuck::cast_slice::<u8, u32>(&view).to_vec()
+        };
+        readback.unmap();
+        Ok(out)
+    }
+
+    /// Searches `range` of a scrypt `job`: dispatches of the tuned batch, one at a time, the
+    /// job's staleness checked between them; each hit re-hashed here with the `scrypt` crate
+    /// (a hit that does not meet the target is a hardware error); an overflowed result buffer
+    /// rescanned on the CPU.
+    pub(super) fn scan_scrypt(
+        &self,
+        job: &Job,
+        range: NonceRange,
+        generation: &Generation,
+    ) -> Result<ScanReport, Box<ScanFailure>> {
+        let mut report = ScanReport::default();
+        let Some(s) = self.scrypt.as_ref() else {
+            return Err(Box::new(ScanFailure {
+                found: report,
+                error: self.device_error("a scrypt job", "this device was not set up for scrypt"),
+            }));
+        };
+        let fail = |found: ScanReport, error: GpuError| Box::new(ScanFailure { found, error });
+        let mut rest = range;
+        while !rest.is_empty() {
+            if generation.is_stale(job.generation) {
+                report.stale = true;
+                break;
+            }
+            if let Some(e) = self.failed() {
+                return Err(fail(report, self.device_error("a scrypt dispatch", e)));
+            }
+            let (piece, after) = rest.split_at(s.batch().min(s.max_hashes));
+            rest = after;
+            let p = ScryptParams::new(&job.header, &job.target, piece, CAPACITY, s.gap);
+            self.queue
+                .write_buffer(&s.params, 0, bytemuck::bytes_of(&p));
+            self.queue.write_buffer(&s.results, 0, &0u32.to_le_bytes());
+            let started = Instant::now();
+            let words = match self.scrypt_dispatch(
+                &s.pipeline,
+                &s.bind_group,
+                &s.results,
+                &s.readback,
+                piece.len(),
+                1 + u64::from(CAPACITY),
+            ) {
+                Ok(w) => w,
+                Err(e) => return Err(fail(report, e)),
+            };
+            self.tune_scrypt(s, piece.len(), started.elapsed());
+            report.hashes += piece.len();
+            let count = words[0];
+            if count > CAPACITY {
+                tracing::warn!(
+                    "{}: {count} scrypt hits overflowed the result buffer ({CAPACITY}); rescanning {} nonces on the CPU",
+                    self.info.name,
+                    piece.len()
+                );
+                let again =
+                    crate::backend::cpu::CpuBackend::new(crate::backend::cpu::Kernel::best(), 1)
+                        .map(|cpu| {
+                            cpu.for_algo(
+                                Algo::Scrypt,
+                                crate::backend::cpu::scrypt::ScryptKernel::best(),
+                            )
+                            .scan(job, piece, generation)
+                        });
+                match again {
+                    Ok(again) => {
+                        report.rescanned += again.hashes;
+                        report.merge(ScanReport {
+                            hashes: 0,
+                            rescanned: 0,
+                            ..again
+                        });
+                    }
+                    Err(e) => {
+                        return Err(fail(
+                            report,
+                            self.device_error("rescanning an overflow on the CPU", e),
+                        ))
+                    }
+                }
+                continue;
+            }
+            for &nonce in &words[1..1 + count as usize] {
+                let pow = Algo::Scrypt.reference_pow(job.header.with_nonce(nonce).as_bytes());
+                if report.full() {
+                    report.overflow += 1;
+                } else if hash_meets(&pow, &job.target) {
+                    report.candidate(Candidate { nonce, digest: pow });
+                } else {
+                    tracing::error!(
+                        "hardware error: {} reported scrypt nonce {nonce:#010x} of header {}, whose hash does not meet the target",
+                        self.info.name,
+                        job.header
+                    );
+                    report.hw_errors += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Moves the scrypt batch towards the kernel time (at most 4x per step).
+    fn tune_scrypt(&self, s: &ScryptSearch, hashes: u64, took: Duration) {
+        if self.kernel_time.is_zero() || took.is_zero() || hashes < s.batch() {
+            return;
+        }
+        let wanted = (hashes as f64 / took.as_secs_f64() * self.kernel_time.as_secs_f64()) as u64;
+        let current = s.batch();
+        let next = wanted
+            .clamp(current / 4, current.saturating_mul(4))
+            .clamp(MIN_HASHES, s.max_hashes)
+            / MIN_HASHES
+            * MIN_HASHES;
+        s.batch.store(next.max(MIN_HASHES), Ordering::Relaxed);
+    }
+
     /// The scrypt hashes (internal byte order, as the `scrypt` crate writes them) of `header`
     /// with every nonce of `range` (at most 4096), computed with lookup gap `gap`: for checking
     /// the GPU's scrypt against the crate.
@@ -211,6 +571,20 @@ mod tests {
                 ("gap".into(), 160),
             ]
         );
+    }
+
+    #[test]
+    fn the_gap_grows_only_when_the_scratchpad_must_shrink() {
+        // 32 GiB: 2^18 hashes at gap 1.
+        assert_eq!(plan(32 << 30, MAX_HASHES), Some((1, MAX_HASHES)));
+        // 4 GiB: gap 8 fits 2^18 hashes (16 KiB each).
+        assert_eq!(plan(4 << 30, MAX_HASHES), Some((8, MAX_HASHES)));
+        // 64 MiB for a software adapter's 512 hashes: gap 1.
+        assert_eq!(plan(64 << 20, SOFTWARE_HASHES), Some((1, 512)));
+        // 64 MiB for a hardware GPU: the largest gap, 16384 hashes.
+        assert_eq!(plan(64 << 20, MAX_HASHES), Some((32, 16384)));
+        // Not even one workgroup at gap 32 (64 x 4 KiB).
+        assert_eq!(plan(100_000, MAX_HASHES), None);
     }
 
     #[test]
