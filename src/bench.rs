@@ -472,10 +472,15 @@ pub fn synthetic_work() -> Work {
 #[cfg(feature = "gpu")]
 fn measure_together(
     backends: &[Backend],
+    algo: Algo,
     seconds: f64,
     progress: &mut dyn FnMut(f64),
 ) -> Result<BenchResult, BenchError> {
-    let t = crate::dispatch::measure_together(backends, &synthetic_work(), seconds, progress)?;
+    let work = Work {
+        algo,
+        ..synthetic_work()
+    };
+    let t = crate::dispatch::measure_together(backends, &work, seconds, progress)?;
     let devices: Vec<String> = backends.iter().map(Backend::device_name).collect();
     let cpu = backends.iter().find_map(Backend::as_cpu);
     let m = Measured {
@@ -486,7 +491,7 @@ fn measure_together(
     Ok(m.row(
         "all",
         devices.join(" + "),
-        format!("{}+wgsl", cpu.map_or("none", |c| c.kernel().name())),
+        format!("{}+wgsl", cpu.map_or("none", |c| c.kernel_name())),
         cpu.map_or(0, |c| c.threads()),
     ))
 }
@@ -569,10 +574,14 @@ pub fn run(
         ));
     }
     #[cfg(feature = "gpu")]
-    if let (true, false, CpuKernel::Sha256d(chosen)) =
-        (config.together, backends.is_empty(), chosen)
-    {
-        backends.push(Backend::Cpu(CpuBackend::new(chosen, config.threads)?));
+    if config.together && !backends.is_empty() {
+        let cpu = match chosen {
+            CpuKernel::Sha256d(k) => CpuBackend::new(k, config.threads)?,
+            CpuKernel::Scrypt(k) => {
+                CpuBackend::new(Kernel::best(), config.threads)?.for_algo(Algo::Scrypt, k)
+            }
+        };
+        backends.push(Backend::Cpu(cpu));
         rows.push((Row::Together, "all together".to_string()));
     }
     let steps = rounds * (rows.len() + 1);
@@ -620,7 +629,7 @@ pub fn run(
                         failed[r] = true;
                         continue;
                     } else {
-                        measure_together(&backends, config.seconds, &mut report)
+                        measure_together(&backends, algo, config.seconds, &mut report)
                     }
                 }
             };

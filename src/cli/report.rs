@@ -68,6 +68,11 @@ fn open_plot(path: &std::path::Path) -> Result<std::fs::File> {
 
 pub fn bench_command(args: BenchArgs) -> Result<()> {
     if args.sweep {
+        if args.backends.algo != super::args::Algo::Sha256d {
+            return Err(super::usage(
+                "--sweep measures SHA-256d batch sizes; scrypt's batch is tuned while it runs",
+            ));
+        }
         return sweep_command(&args);
     }
     let config = config::bench_config(&args)?;
@@ -169,11 +174,6 @@ pub fn bench_command(args: BenchArgs) -> Result<()> {
 #[cfg(feature = "gpu")]
 fn sweep_command(args: &BenchArgs) -> Result<()> {
     use std::io::Write;
-    if args.backends.algo != super::args::Algo::Sha256d {
-        return Err(super::usage(
-            "--sweep measures SHA-256d batch sizes; scrypt's batch is tuned while it runs",
-        ));
-    }
     let mut config = config::bench_config(args)?;
     if config.gpus.is_empty() {
         anyhow::bail!(
