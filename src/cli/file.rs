@@ -316,6 +316,9 @@ pool_failback = 60
 # payout = "bc1q..."
 # journal = "hashrig-found-blocks.jsonl"
 
+# Proof of work: "sha256d" (Bitcoin) or "scrypt" (Litecoin, Dogecoin; a Litecoin node needs it).
+# algo = "sha256d"
+
 # Backends: "auto" (every hardware GPU and the CPU), "cpu", "gpu" or "all".
 backend = "auto"
 # threads = 8
