@@ -259,7 +259,7 @@ pub fn hash(p: &Prepared, nonce: u32, scratch: &mut Scratch) -> [u8; 32] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Litecoin mainnet headers and their scrypt hashes (display order), the vectors Litecoin
@@ -288,12 +288,12 @@ mod tests {
         ),
     ];
 
-    fn header(hex: &str) -> [u8; 80] {
+    pub(crate) fn header(hex: &str) -> [u8; 80] {
         use bitcoin::hex::FromHex;
         <[u8; 80]>::from_hex(hex).unwrap()
     }
 
-    fn display(hash: &[u8; 32]) -> String {
+    pub(crate) fn display(hash: &[u8; 32]) -> String {
         let mut h = *hash;
         h.reverse();
         bitcoin::hex::DisplayHex::to_lower_hex_string(&h[..])

@@ -280,6 +280,23 @@ impl ScryptWorker {
 mod tests {
     use super::*;
 
+    /// Litecoin mainnet headers (self-proving: each hash meets its bits): every kernel, with
+    /// the header's own nonce in each of its lanes in turn, gives the known hash.
+    #[test]
+    fn every_kernel_hashes_litecoin_mainnet_headers_to_their_known_values() {
+        use crate::algo::scrypt::tests::{display, header, LITECOIN};
+        for kernel in ScryptKernel::supported() {
+            let mut w = ScryptWorker::new(kernel).unwrap();
+            for (k, (input, expected)) in LITECOIN.iter().enumerate() {
+                let h = header(input);
+                let nonce = u32::from_le_bytes(h[76..].try_into().unwrap());
+                let lane = k % kernel.lanes();
+                let got = w.hashes(&Prepared::new(&h), nonce.wrapping_sub(lane as u32))[lane];
+                assert_eq!(display(&got), *expected, "{} lane {lane}", kernel.name());
+            }
+        }
+    }
+
     #[test]
     fn every_kernel_matches_the_crate_on_random_headers_and_edge_nonces() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
