@@ -336,7 +336,12 @@ impl GpuDevice {
             if let Some(e) = self.failed() {
                 return Err(fail(report, self.device_error("a scrypt dispatch", e)));
             }
-            let (piece, after) = rest.split_at(s.batch().min(s.max_hashes));
+            // As for SHA-256d: expected hits fill at most half the result slots (a regtest
+            // target, where every other hash is a block, would overflow into CPU rescans).
+            let top = u64::from(job.target_top_word()) + 1;
+            let hit_cap = (u64::from(CAPACITY / 2) << 32) / top;
+            let (piece, after) =
+                rest.split_at(s.batch().min(s.max_hashes).min(hit_cap.max(MIN_HASHES)));
             rest = after;
             let p = ScryptParams::new(&job.header, &job.target, piece, CAPACITY, s.gap);
             self.queue
