@@ -135,34 +135,53 @@ impl Chain {
                 .require_network(network)
                 .map(|a| a.script_pubkey())
                 .map_err(|e| fail(e.to_string())),
-            Chain::Litecoin(net) => litecoin_script(net, address).map_err(fail),
+            Chain::Litecoin(net) => litecoin_script(net, address).map_err(|e| fail(e.to_string())),
         }
     }
 }
 
+/// Why a text is not a Litecoin address of a network.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LitecoinAddressError {
+    #[error("an MWEB address cannot receive a coinbase: use a segwit or legacy one")]
+    Mweb,
+    #[error("not a segwit address: {0}")]
+    Bech32(String),
+    #[error("neither {hrp}1... bech32 nor base58: {reason}")]
+    Base58 { hrp: &'static str, reason: String },
+    #[error("{0} bytes after its version, not 20")]
+    HashLength(usize),
+    #[error("version byte {0} is not this network's")]
+    Version(u8),
+}
+
 /// The output script of a Litecoin address: bech32 segwit (`ltc1`, `tltc1`, `rltc1`) or
 /// base58 P2PKH/P2SH. MWEB addresses cannot receive a coinbase.
-fn litecoin_script(net: LitecoinNet, address: &str) -> Result<ScriptBuf, String> {
+fn litecoin_script(net: LitecoinNet, address: &str) -> Result<ScriptBuf, LitecoinAddressError> {
     use bitcoin::bech32;
+    use LitecoinAddressError as E;
     let (p2pkh, p2sh, hrp) = net.address_params();
-    let lower = address.trim().to_ascii_lowercase();
+    let address = address.trim();
+    let lower = address.to_ascii_lowercase();
     if lower.starts_with("ltcmweb1") || lower.starts_with("tmweb1") {
-        return Err("an MWEB address cannot receive a coinbase: use a segwit or legacy one".into());
+        return Err(E::Mweb);
     }
     if lower.starts_with(&format!("{hrp}1")) {
-        let (_, version, program) =
-            bech32::segwit::decode(address.trim()).map_err(|e| e.to_string())?;
-        let version =
-            bitcoin::WitnessVersion::try_from(version.to_u8()).map_err(|e| e.to_string())?;
-        let program = bitcoin::WitnessProgram::new(version, &program).map_err(|e| e.to_string())?;
+        let bad = |e: &dyn std::fmt::Display| E::Bech32(e.to_string());
+        let (_, version, program) = bech32::segwit::decode(address).map_err(|e| bad(&e))?;
+        let version = bitcoin::WitnessVersion::try_from(version.to_u8()).map_err(|e| bad(&e))?;
+        let program = bitcoin::WitnessProgram::new(version, &program).map_err(|e| bad(&e))?;
         return Ok(ScriptBuf::new_witness_program(&program));
     }
-    let data = bitcoin::base58::decode_check(address.trim())
-        .map_err(|e| format!("neither {hrp}1... bech32 nor base58: {e}"))?;
+    let data = bitcoin::base58::decode_check(address).map_err(|e| E::Base58 {
+        hrp,
+        reason: e.to_string(),
+    })?;
     let hash: [u8; 20] = data
         .get(1..)
         .and_then(|h| h.try_into().ok())
-        .ok_or_else(|| format!("{} bytes after its version, not 20", data.len().max(1) - 1))?;
+        .ok_or(E::HashLength(data.len().saturating_sub(1)))?;
     match data[0] {
         v if v == p2pkh => Ok(ScriptBuf::new_p2pkh(&bitcoin::PubkeyHash::from_byte_array(
             hash,
@@ -170,25 +189,20 @@ fn litecoin_script(net: LitecoinNet, address: &str) -> Result<ScriptBuf, String>
         v if p2sh.contains(&v) => Ok(ScriptBuf::new_p2sh(&bitcoin::ScriptHash::from_byte_array(
             hash,
         ))),
-        v => Err(format!("version byte {v} is not this network's")),
+        v => Err(E::Version(v)),
     }
 }
 
-/// True when `address` could be an address of some chain hashrig mines (checked against the
-/// node's chain once it answers).
-pub fn plausible_address(address: &str) -> Result<(), String> {
-    if address.parse::<Address<NetworkUnchecked>>().is_ok() {
+/// Ok when `address` could be an address of some chain hashrig mines (it is checked against
+/// the node's chain once that answers); else why it is not a Bitcoin address.
+pub fn plausible_address(address: &str) -> Result<(), bitcoin::address::ParseError> {
+    if LitecoinNet::GENESIS
+        .iter()
+        .any(|(net, _)| litecoin_script(*net, address).is_ok())
+    {
         return Ok(());
     }
-    for (net, _) in LitecoinNet::GENESIS {
-        if litecoin_script(net, address).is_ok() {
-            return Ok(());
-        }
-    }
-    match address.parse::<Address<NetworkUnchecked>>() {
-        Err(e) => Err(e.to_string()),
-        Ok(_) => Ok(()),
-    }
+    address.parse::<Address<NetworkUnchecked>>().map(|_| ())
 }
 
 #[cfg(test)]

@@ -110,30 +110,40 @@ impl ScryptKernel {
     }
 
     /// The kernel called `name` (as [`ScryptKernel::name`] writes it), if this CPU runs it.
-    pub fn by_name(name: &str) -> Result<ScryptKernel, String> {
+    pub fn by_name(name: &str) -> Result<ScryptKernel, ScryptKernelError> {
+        let names =
+            |ks: &[ScryptKernel]| ks.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
         let wanted = name.trim().to_ascii_lowercase();
         let kernel = Self::ALL
             .into_iter()
             .find(|k| k.name() == wanted)
-            .ok_or_else(|| {
-                format!(
-                    "unknown scrypt kernel {name:?} (known: {})",
-                    Self::ALL.map(|k| k.name()).join(", ")
-                )
+            .ok_or_else(|| ScryptKernelError::Unknown {
+                name: name.to_string(),
+                known: names(&Self::ALL),
             })?;
         if !kernel.is_supported() {
-            return Err(format!(
-                "scrypt kernel {} needs instructions this CPU lacks (this CPU can run: {})",
-                kernel.name(),
-                Self::supported()
-                    .iter()
-                    .map(|k| k.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            return Err(ScryptKernelError::Unsupported {
+                kernel,
+                available: names(&Self::supported()),
+            });
         }
         Ok(kernel)
     }
+}
+
+/// `--kernel` named no scrypt kernel this CPU runs.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScryptKernelError {
+    #[error("unknown scrypt kernel {name:?} (known: {known})")]
+    Unknown { name: String, known: String },
+    #[error(
+        "scrypt kernel {kernel} needs instructions this CPU lacks (this CPU can run: {available})"
+    )]
+    Unsupported {
+        kernel: ScryptKernel,
+        available: String,
+    },
 }
 
 impl std::fmt::Display for ScryptKernel {

@@ -456,74 +456,19 @@ impl GpuDevice {
         }
         let pipeline = compile_entry(&self.device, SCRYPT_WGSL, "scrypt digests", "digests")
             .map_err(|e| self.device_error("compiling the scrypt shader", e))?;
-        let results_size = 4 * (1 + 8 * range.len());
-        let buffer = |label: &str, size: u64, usage: wgpu::BufferUsages| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size,
-                usage,
-                mapped_at_creation: false,
-            })
-        };
-        use wgpu::BufferUsages as U;
-        let params = buffer(
-            "scrypt params",
-            std::mem::size_of::<ScryptParams>() as u64,
-            U::UNIFORM | U::COPY_DST,
-        );
-        let results = buffer("scrypt results", results_size, U::STORAGE | U::COPY_SRC);
-        let readback = buffer("scrypt readback", results_size, U::MAP_READ | U::COPY_DST);
-        let scratch = buffer("scrypt scratchpad", scratch_size, U::STORAGE);
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("scrypt"),
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: results.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: scratch.as_entire_binding(),
-                },
-            ],
-        });
+        let words = 1 + 8 * range.len();
+        let (params, results, readback, bind_group) =
+            self.scrypt_buffers(&pipeline, 4 * words, scratch_size);
         let p = ScryptParams::new(header, &Target::MAX, range, 8 * range.len() as u32, gap);
         self.queue.write_buffer(&params, 0, bytemuck::bytes_of(&p));
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            let (cols, rows) = grid(range.len().div_ceil(WORKGROUP) as u32);
-            pass.dispatch_workgroups(cols, rows, 1);
-        }
-        encoder.copy_buffer_to_buffer(&results, 0, &readback, 0, results_size);
-        let index = self.queue.submit([encoder.finish()]);
-        let (tx, rx) = mpsc::sync_channel(1);
-        readback.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(index),
-                timeout: Some(Duration::from_secs(300)),
-            })
-            .map_err(|e| self.device_error("waiting for the scrypt kernel", e))?;
-        rx.recv()
-            .map_err(|_| self.device_error("mapping results", "the mapping was dropped"))?
-            .map_err(|e| self.device_error("mapping results", e))?;
-        let view = readback
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| self.device_error("reading results", format!("{e:?}")))?;
-        let words: &[u32] = bytemuck::cast_slice(&view);
+        let words = self.scrypt_dispatch(
+            &pipeline,
+            &bind_group,
+            &results,
+            &readback,
+            range.len(),
+            words,
+        )?;
         Ok(words[1..]
             .chunks_exact(8)
             .map(|w| {

@@ -437,6 +437,17 @@ pub fn parse_template(json: &str, chain: Chain) -> Result<Template, TemplateErro
     })
 }
 
+/// Why a HogEx did not decode.
+#[derive(Debug, thiserror::Error)]
+enum HogexError {
+    #[error(transparent)]
+    Decode(#[from] encode::Error),
+    #[error("it carries an MWEB transaction, which an integrating transaction does not")]
+    MwebTransaction,
+    #[error("{0} bytes after its lock time")]
+    Trailing(usize),
+}
+
 /// True for a Litecoin transaction serialized with the MWEB flag (0x08) and no witness: the
 /// integrating transaction (HogEx) of an MWEB block.
 fn is_hogex(bytes: &[u8]) -> bool {
@@ -446,27 +457,21 @@ fn is_hogex(bytes: &[u8]) -> bool {
 /// Litecoin's HogEx as a transaction without its MWEB part (its txid is of that form). Its
 /// serialization is `version | 0x00 0x08 | inputs | outputs | MWEB transaction (an optional:
 /// 0x00 for none) | lock time`; the bytes sent back in the block are the template's own.
-fn decode_hogex(bytes: &[u8]) -> Result<Transaction, String> {
+fn decode_hogex(bytes: &[u8]) -> Result<Transaction, HogexError> {
     use bitcoin::consensus::Decodable;
     use bitcoin::{absolute::LockTime, transaction::Version, TxIn, TxOut};
     let mut r = bitcoin::io::Cursor::new(bytes);
-    let bad = |e: encode::Error| e.to_string();
-    let version = i32::consensus_decode(&mut r).map_err(bad)?;
-    let mut marker = [0u8; 2];
-    bitcoin::io::Read::read_exact(&mut r, &mut marker).map_err(|e| e.to_string())?;
-    let input = Vec::<TxIn>::consensus_decode(&mut r).map_err(bad)?;
-    let output = Vec::<TxOut>::consensus_decode(&mut r).map_err(bad)?;
-    if u8::consensus_decode(&mut r).map_err(bad)? != 0 {
-        return Err(
-            "it carries an MWEB transaction, which an integrating transaction does not".into(),
-        );
+    let version = i32::consensus_decode(&mut r)?;
+    // The marker and the flag (checked by `is_hogex`).
+    u16::consensus_decode(&mut r)?;
+    let input = Vec::<TxIn>::consensus_decode(&mut r)?;
+    let output = Vec::<TxOut>::consensus_decode(&mut r)?;
+    if u8::consensus_decode(&mut r)? != 0 {
+        return Err(HogexError::MwebTransaction);
     }
-    let lock_time = LockTime::consensus_decode(&mut r).map_err(bad)?;
+    let lock_time = LockTime::consensus_decode(&mut r)?;
     if r.position() as usize != bytes.len() {
-        return Err(format!(
-            "{} bytes after its lock time",
-            bytes.len() - r.position() as usize
-        ));
+        return Err(HogexError::Trailing(bytes.len() - r.position() as usize));
     }
     Ok(Transaction {
         version: Version(version),
