@@ -1,11 +1,12 @@
 //! scrypt(1024, 1, 1) of a header, one thread: the RustCrypto `scrypt` crate (the baseline and
 //! reference) and hashrig's kernels, in one group so the report reads as ratios measured side
-//! by side.
+//! by side; and the two PBKDF2-SHA256 steps alone (no ROMix), what a kernel spends outside the
+//! memory-hard part.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use hashrig::algo::scrypt::{reference, Prepared};
+use hashrig::algo::scrypt::{finish, reference, start, Prepared};
 use hashrig::backend::cpu::scrypt::{ScryptKernel, ScryptWorker};
 
 const HASHES: u32 = 64;
@@ -30,6 +31,14 @@ fn scrypt(c: &mut Criterion) {
     });
 
     let p = Prepared::new(&header);
+    group.bench_function(BenchmarkId::new("part", "pbkdf2-only"), |b| {
+        b.iter(|| {
+            for nonce in 0..HASHES {
+                let (key, x) = start(&p, black_box(nonce));
+                black_box(finish(&key, black_box(&x)));
+            }
+        })
+    });
     for kernel in ScryptKernel::supported() {
         let mut worker = ScryptWorker::new(kernel).expect("supported");
         let batches = HASHES / kernel.lanes() as u32;

@@ -363,22 +363,7 @@ pub fn measure_gpu(
     seconds: f64,
     progress: &mut dyn FnMut(f64),
 ) -> Result<BenchResult, crate::backend::gpu::GpuError> {
-    let generation = Generation::new();
-    let algo = gpu.algo();
-    // One warm-up dispatch: pipeline caches and the first batch-size tuning step.
-    gpu.scan(
-        &synthetic_job(u32::MAX, 0).with_algo(algo),
-        NonceRange::from_start(0, gpu.batch()),
-        &generation,
-    )
-    .map_err(|f| f.error)?;
-    let m = measure_loop(
-        algo,
-        seconds,
-        &mut || gpu.batch(),
-        &mut |job, range| gpu.scan(job, range, &generation).map_err(|f| f.error),
-        progress,
-    )?;
+    let m = measure_gpu_raw(gpu, seconds, progress)?;
     let info = gpu.info();
     let device = format!(
         "{} ({}, {}, driver {})",
@@ -398,6 +383,31 @@ pub fn measure_gpu(
         ),
     };
     Ok(m.row("gpu", device, kernel, 1))
+}
+
+/// One warm-up dispatch (pipeline caches, the first tuning step), then `seconds` of the
+/// device's own batches.
+#[cfg(feature = "gpu")]
+fn measure_gpu_raw(
+    gpu: &crate::backend::gpu::GpuDevice,
+    seconds: f64,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Measured, crate::backend::gpu::GpuError> {
+    let generation = Generation::new();
+    let algo = gpu.algo();
+    gpu.scan(
+        &synthetic_job(u32::MAX, 0).with_algo(algo),
+        NonceRange::from_start(0, gpu.batch()),
+        &generation,
+    )
+    .map_err(|f| f.error)?;
+    measure_loop(
+        algo,
+        seconds,
+        &mut || gpu.batch(),
+        &mut |job, range| gpu.scan(job, range, &generation).map_err(|f| f.error),
+        progress,
+    )
 }
 
 /// One batch size of a GPU sweep.
@@ -461,6 +471,63 @@ pub fn sweep_gpu(
     gpu.set_kernel_time(target);
     gpu.set_batch(tuned);
     result
+}
+
+/// One lookup gap of a GPU scrypt sweep.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GapRow {
+    pub gap: u32,
+    /// Hashes the scratchpad holds at this gap: the largest dispatch.
+    pub max_hashes: u64,
+    /// Hashes per dispatch, tuned towards the kernel time while measuring.
+    pub batch: u64,
+    /// Time of one dispatch of `batch` at the measured rate.
+    pub kernel_ms: f64,
+    pub hashrate: f64,
+}
+
+/// `bench --sweep --algo scrypt`: measures `gpu` at each lookup gap that fits one workgroup
+/// (its search made again at that gap, self-test included), the batch tuned towards the
+/// device's kernel time, `seconds` each. A larger gap lets more hashes run at once in the same
+/// memory and costs recomputation: where the two meet depends on the card. The device is left
+/// at the gap it had.
+#[cfg(feature = "gpu")]
+pub fn sweep_gpu_scrypt(
+    gpu: &mut crate::backend::gpu::GpuDevice,
+    seconds: f64,
+    progress: &mut dyn FnMut(u32, f64),
+) -> Result<Vec<GapRow>, crate::backend::gpu::GpuError> {
+    use crate::backend::gpu::scrypt::GAPS;
+    let asked = gpu.lookup_gap();
+    let mut rows = Vec::new();
+    let mut result = Ok(());
+    for gap in GAPS {
+        if let Err(e) = gpu.set_lookup_gap(Some(gap)) {
+            // A gap too small for this adapter's buffers: the larger ones may fit.
+            tracing::info!("lookup gap {gap} left out: {e}");
+            continue;
+        }
+        let m = match measure_gpu_raw(gpu, seconds, &mut |rate| progress(gap, rate)) {
+            Ok(m) => m,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        let hashrate = m.hashes as f64 / m.seconds;
+        let batch = gpu.batch();
+        rows.push(GapRow {
+            gap,
+            max_hashes: gpu.scrypt_max_hashes().unwrap_or(0),
+            batch,
+            kernel_ms: batch as f64 / hashrate.max(1e-9) * 1000.0,
+            hashrate,
+        });
+    }
+    // Back to the gap the run asked for (or the planned one).
+    let restored = gpu.set_lookup_gap(asked);
+    result.and(restored)?;
+    Ok(rows)
 }
 
 /// The synthetic job as [`Work`] for the dispatcher (see [`Work::synthetic`]).

@@ -178,6 +178,8 @@ pub struct BackendSpec {
     pub kernel: Kernel,
     /// The CPU's scrypt kernel.
     pub scrypt_kernel: cpu::scrypt::ScryptKernel,
+    /// The GPUs' scrypt lookup gap (`None`: chosen from each adapter's limits).
+    pub lookup_gap: Option<u32>,
     pub threads: usize,
     /// An adapter index or part of its name.
     pub gpu: Option<String>,
@@ -212,7 +214,11 @@ impl BackendSpec {
         let algo = self.algo;
         // A device that cannot mine the algorithm (scrypt's scratchpad, its self-test) is an
         // error, or left out with one line in `auto`.
-        let for_algo = |mut g: GpuDevice| g.set_algo(algo).map(|()| g);
+        let gap = self.lookup_gap;
+        let for_algo = |mut g: GpuDevice| {
+            g.set_lookup_gap(gap)?;
+            g.set_algo(algo).map(|()| g)
+        };
         let opened = match self.selection {
             Selection::Cpu => return Ok(vec![]),
             Selection::Gpu | Selection::All => GpuDevice::open_all_with(selector, self.shader)?

@@ -9,6 +9,7 @@ Examples:
   hashrig mine --pool stratum+tcp://pool.example:3333 --user ACCOUNT.rig1
   hashrig mine --pool stratum2+tcp://pool.example:34254/AUTHORITY_KEY --user ACCOUNT.rig1
   hashrig mine --node http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie --payout bc1q...
+  hashrig mine --algo scrypt --node http://127.0.0.1:9332 --rpc-cookie ~/.litecoin/.cookie --payout ltc1q...
   hashrig mine --config hashrig.toml --api 8420  (dashboard on http://127.0.0.1:8420/)
   hashrig completions bash > /etc/bash_completion.d/hashrig";
 
@@ -16,9 +17,9 @@ Examples:
 #[command(
     name = "hashrig",
     version,
-    about = "Proof-of-work miner for GPUs and CPUs: SHA-256d nonce search in WGSL compute \
-             shaders and SIMD CPU kernels, solo or in Stratum v1/V2 pools; every winning hash \
-             re-checked with the reference sha2",
+    about = "Proof-of-work miner for GPUs and CPUs: SHA-256d (Bitcoin) and scrypt (Litecoin) \
+             nonce search in WGSL compute shaders and SIMD CPU kernels, solo or in Stratum v1/V2 \
+             pools; every winning hash re-checked with the reference sha2 or scrypt",
     after_help = EXAMPLES
 )]
 pub struct Cli {
@@ -368,9 +369,10 @@ pub struct BackendArgs {
     /// Which backends run.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// CPU kernel: scalar, sha-ni, avx2 or avx512; for scrypt avx512-rows-x8, avx512-rows-x4,
-    /// sse2-rows-x4, sse2-rows-x2 or portable (default: the fastest this CPU runs; `bench`
-    /// then measures every supported kernel at one thread).
+    /// CPU kernel: scalar, sha-ni, avx2 or avx512; for scrypt avx512-zmm-x16, avx512-zmm-x8,
+    /// avx2-ymm-x8, avx512-rows-x8, avx512-rows-x4, sse2-rows-x4, sse2-rows-x2 or portable
+    /// (default: the fastest this CPU runs; `bench` then measures every supported kernel at
+    /// one thread).
     #[arg(long, value_name = "NAME")]
     pub kernel: Option<String>,
     /// CPU threads (default: every core).
@@ -386,6 +388,11 @@ pub struct BackendArgs {
     /// GPU invocations per workgroup: 32, 64, 128 or 256.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub gpu_workgroup: u32,
+    /// scrypt on GPUs: keep every Nth scratchpad entry and recompute the others, 1 to 32
+    /// (default: the smallest gap at which enough hashes fit in the adapter's largest buffer;
+    /// `bench --sweep --algo scrypt` measures each).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub lookup_gap: Option<u32>,
     /// How the GPU shader writes a rotate: or, xor, add or insert-bits (for finding the one a
     /// driver compiles to a single funnel shift; all compute the same hashes).
     #[arg(
@@ -417,10 +424,33 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
     /// GPUs: measure fixed batch sizes instead (a table of batch / kernel time / hash rate,
-    /// to see where the card saturates), `--seconds` each.
+    /// to see where the card saturates), `--seconds` each; with --algo scrypt, each lookup
+    /// gap instead.
     #[arg(long)]
     pub sweep: bool,
     /// Also draw the hash rate of every row over time into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<std::path::PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `--kernel`'s help names every CPU kernel there is, for both algorithms.
+    #[test]
+    fn kernel_help_names_every_kernel() {
+        let mut cli = super::Cli::command();
+        let bench = cli.find_subcommand_mut("bench").expect("bench");
+        let help = bench
+            .render_long_help()
+            .to_string()
+            .replace(char::is_whitespace, "");
+        for kind in hashrig::backend::cpu::KernelKind::ALL {
+            assert!(help.contains(&kind.to_string()), "{kind} in {help}");
+        }
+        for k in hashrig::backend::cpu::scrypt::ScryptKernel::ALL {
+            assert!(help.contains(k.name()), "{} in {help}", k.name());
+        }
+    }
 }

@@ -82,9 +82,15 @@ pub fn backend_spec(args: &cli::BackendArgs) -> Result<BackendSpec> {
         }
     };
     let algo = hashrig::algo::Algo::from(args.algo);
+    if args.lookup_gap.is_some() && algo != hashrig::algo::Algo::Scrypt {
+        return Err(usage(
+            "--lookup-gap is scrypt's (GPU scratchpad): give --algo scrypt or drop it",
+        ));
+    }
     Ok(BackendSpec {
         selection,
         algo,
+        lookup_gap: args.lookup_gap,
         kernel: cpu_kernel(args)?.unwrap_or_else(Kernel::best),
         scrypt_kernel: scrypt_kernel(args)?.unwrap_or_else(ScryptKernel::best),
         threads: cpu_threads(args),

@@ -325,6 +325,7 @@ backend = "auto"
 # kernel = "avx512"
 # gpu = "0"
 gpu_kernel_ms = 50
+# lookup_gap = 8            # scrypt on GPUs (bench --sweep --algo scrypt measures each)
 
 # The monitoring API (off unless given): JSON, Prometheus /metrics and a dashboard at /.
 api = "127.0.0.1:8420"

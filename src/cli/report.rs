@@ -68,11 +68,6 @@ fn open_plot(path: &std::path::Path) -> Result<std::fs::File> {
 
 pub fn bench_command(args: BenchArgs) -> Result<()> {
     if args.sweep {
-        if args.backends.algo != super::args::Algo::Sha256d {
-            return Err(super::usage(
-                "--sweep measures SHA-256d batch sizes; scrypt's batch is tuned while it runs",
-            ));
-        }
         return sweep_command(&args);
     }
     let config = config::bench_config(&args)?;
@@ -173,27 +168,24 @@ pub fn bench_command(args: BenchArgs) -> Result<()> {
 
 #[cfg(feature = "gpu")]
 fn sweep_command(args: &BenchArgs) -> Result<()> {
-    use std::io::Write;
     let mut config = config::bench_config(args)?;
     if config.gpus.is_empty() {
         anyhow::bail!(
             "--sweep measures GPUs, and there is none (software adapters: --backend gpu)"
         );
     }
+    if config.algo == hashrig::algo::Algo::Scrypt {
+        return sweep_scrypt(args, &mut config.gpus);
+    }
     let tty = std::io::stderr().is_terminal();
     let mut all = Vec::new();
     for gpu in &mut config.gpus {
         let name = gpu.info().name.clone();
         let rows = bench::sweep_gpu(gpu, args.seconds, &mut |batch, rate| {
-            if tty {
-                eprint!("\r\x1b[K{name} batch {batch}: {}", format_hashrate(rate));
-                let _ = std::io::stderr().flush();
-            }
+            sweep_progress(tty, &format!("{name} batch {batch}"), rate)
         })
         .with_context(|| format!("sweeping {name}"))?;
-        if tty {
-            eprint!("\r\x1b[K");
-        }
+        sweep_progress_clear(tty);
         all.push((name, rows));
     }
     if args.json {
@@ -217,6 +209,79 @@ fn sweep_command(args: &BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `bench --sweep --algo scrypt`: a row per lookup gap (hashes that fit, tuned batch, kernel
+/// time, rate) and the fastest gap as the flag to give.
+#[cfg(feature = "gpu")]
+fn sweep_scrypt(args: &BenchArgs, gpus: &mut [hashrig::backend::gpu::GpuDevice]) -> Result<()> {
+    let tty = std::io::stderr().is_terminal();
+    let mut all = Vec::new();
+    for gpu in gpus {
+        let name = gpu.info().name.clone();
+        let rows = bench::sweep_gpu_scrypt(gpu, args.seconds, &mut |gap, rate| {
+            sweep_progress(tty, &format!("{name} lookup gap {gap}"), rate)
+        })
+        .with_context(|| format!("sweeping {name}'s scrypt lookup gaps"))?;
+        sweep_progress_clear(tty);
+        let best = rows
+            .iter()
+            .max_by(|a, b| a.hashrate.total_cmp(&b.hashrate))
+            .map(|r| r.gap);
+        all.push((name, rows, best));
+    }
+    if args.json {
+        let v: Vec<_> = all
+            .iter()
+            .map(|(name, rows, best)| {
+                serde_json::json!({"device": name, "algo": "scrypt", "rows": rows, "best_gap": best})
+            })
+            .collect();
+        say!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    for (name, rows, best) in all {
+        say!("{name}");
+        say!(
+            "{:>6} {:>12} {:>10} {:>12} {:>14}",
+            "gap",
+            "max hashes",
+            "batch",
+            "kernel ms",
+            "hash rate"
+        );
+        for r in rows {
+            say!(
+                "{:>6} {:>12} {:>10} {:>12.2} {:>14}",
+                r.gap,
+                r.max_hashes,
+                r.batch,
+                r.kernel_ms,
+                format_hashrate(r.hashrate)
+            );
+        }
+        if let Some(gap) = best {
+            say!("fastest here: --lookup-gap {gap} (lookup_gap = {gap} in the config file)");
+        }
+    }
+    Ok(())
+}
+
+/// The running rate of a sweep, on one line of a terminal.
+#[cfg(feature = "gpu")]
+fn sweep_progress(tty: bool, what: &str, rate: f64) {
+    use std::io::Write;
+    if tty {
+        eprint!("\r\x1b[K{what}: {}", format_hashrate(rate));
+        let _ = std::io::stderr().flush();
+    }
+}
+
+#[cfg(feature = "gpu")]
+fn sweep_progress_clear(tty: bool) {
+    if tty {
+        eprint!("\r\x1b[K");
+    }
 }
 
 #[cfg(not(feature = "gpu"))]

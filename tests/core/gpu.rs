@@ -249,23 +249,35 @@ fn gpu_scrypt_digests_equal_the_scrypt_crate() -> common::Outcome {
 /// Mining scrypt on the adapter: set up for scrypt (scratchpad, pipeline, the self-test on
 /// Litecoin's genesis), a scan finds exactly the nonces the `scrypt` crate says meet an easy
 /// target, each candidate carrying the crate's hash, across dispatches and at the top of the
-/// nonce space; a stale job stops.
+/// nonce space, at the planned lookup gap and at gaps asked for (`--lookup-gap`); a stale job
+/// stops.
 fn gpu_scrypt_search_finds_what_the_crate_finds() -> common::Outcome {
     use hashrig::algo::Algo;
     let mut gpu = gpu()?;
     gpu.set_algo(Algo::Scrypt).unwrap();
     assert_eq!(gpu.algo(), Algo::Scrypt);
-    assert!(gpu.scrypt_gap().is_some());
+    let planned = gpu.scrypt_gap().unwrap();
     let mut bytes = [0u8; 80];
     rand::rngs::StdRng::seed_from_u64(0x5c_0002).fill_bytes(&mut bytes);
     let header = Header::from_bytes(bytes);
     // About one hash in eight.
     let target = easy_target(0x1fff_ffff);
     let job = Job::new("scrypt", header, target, NonceRange::FULL, 0).with_algo(Algo::Scrypt);
-    for range in [
-        NonceRange::new(1000, 1000 + 150).unwrap(),
-        NonceRange::new(NONCE_SPACE - 70, NONCE_SPACE).unwrap(),
-    ] {
+    let cases = [
+        (None, NonceRange::new(1000, 1000 + 150).unwrap()),
+        (
+            None,
+            NonceRange::new(NONCE_SPACE - 70, NONCE_SPACE).unwrap(),
+        ),
+        (Some(3), NonceRange::new(5000, 5000 + 130).unwrap()),
+        (
+            Some(32),
+            NonceRange::new(NONCE_SPACE - 90, NONCE_SPACE).unwrap(),
+        ),
+    ];
+    for (gap, range) in cases {
+        gpu.set_lookup_gap(gap).unwrap();
+        assert_eq!(gpu.scrypt_gap(), Some(gap.unwrap_or(planned)));
         let report = gpu.scan(&job, range, &Generation::new()).unwrap();
         assert_eq!(report.hashes, range.len());
         assert_eq!(report.hw_errors, 0);
@@ -279,7 +291,7 @@ fn gpu_scrypt_search_finds_what_the_crate_finds() -> common::Outcome {
             })
             .collect();
         assert!(!expected.is_empty());
-        assert_eq!(nonces(&report), expected, "{range:?}");
+        assert_eq!(nonces(&report), expected, "gap {gap:?} {range:?}");
         for c in &report.candidates {
             assert_eq!(
                 c.digest,
@@ -287,6 +299,10 @@ fn gpu_scrypt_search_finds_what_the_crate_finds() -> common::Outcome {
             );
         }
     }
+    // Out of range gaps are refused and change nothing.
+    assert!(gpu.set_lookup_gap(Some(0)).is_err());
+    assert!(gpu.set_lookup_gap(Some(33)).is_err());
+    assert_eq!(gpu.scrypt_gap(), Some(32));
     // A job already stale hashes nothing.
     let generation = Generation::new();
     generation.bump();

@@ -6,7 +6,7 @@ use common::miner::hashrig;
 
 /// `bench --algo scrypt`: its own baseline (the scrypt crate, one thread), every scrypt kernel
 /// this CPU runs at one thread, the best at all threads, each compared with that baseline;
-/// scrypt kernel names are checked, and `--sweep` (SHA-256d's) is refused for scrypt.
+/// scrypt kernel names are checked, and `--lookup-gap` is scrypt's.
 fn bench_scrypt_has_its_own_baseline_and_kernels() -> common::Outcome {
     use hashrig::backend::cpu::scrypt::ScryptKernel;
     let out = hashrig()
@@ -61,12 +61,97 @@ fn bench_scrypt_has_its_own_baseline_and_kernels() -> common::Outcome {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("unknown scrypt kernel"), "{stderr}");
     let out = hashrig()
-        .args(["bench", "--algo", "scrypt", "--sweep"])
+        .args(["bench", "--lookup-gap", "4"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--sweep measures SHA-256d"), "{stderr}");
+    assert!(stderr.contains("--lookup-gap is scrypt's"), "{stderr}");
+    for bad in ["0", "33"] {
+        let out = hashrig()
+            .args(["bench", "--algo", "scrypt", "--lookup-gap", bad])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--lookup-gap"), "{stderr}");
+    }
+    Ok(())
+}
+
+/// `bench --sweep --algo scrypt`: every lookup gap measured on the adapter (a row each: the
+/// hashes that fit, the tuned batch, kernel time, rate) and the fastest named; a gap given
+/// with `--lookup-gap` is the one the bench row runs.
+fn bench_sweep_scrypt_measures_each_lookup_gap() -> common::Outcome {
+    common::gpu_adapter()?;
+    let out = hashrig()
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .args([
+            "bench",
+            "--algo",
+            "scrypt",
+            "--backend",
+            "gpu",
+            "--sweep",
+            "--seconds",
+            "0.2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v[0]["rows"].as_array().unwrap();
+    let gaps: Vec<u64> = rows.iter().map(|r| r["gap"].as_u64().unwrap()).collect();
+    // A software adapter's 64 MiB holds its 512 hashes at every gap.
+    assert_eq!(gaps, [1, 2, 4, 8, 16, 32], "{v}");
+    for r in rows {
+        assert!(r["hashrate"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["batch"].as_u64().unwrap() <= r["max_hashes"].as_u64().unwrap());
+        assert!(r["kernel_ms"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    let best = v[0]["best_gap"].as_u64().unwrap();
+    let fastest = rows
+        .iter()
+        .max_by(|a, b| {
+            a["hashrate"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["hashrate"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(fastest["gap"].as_u64().unwrap(), best);
+
+    let out = hashrig()
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .args([
+            "bench",
+            "--algo",
+            "scrypt",
+            "--backend",
+            "gpu",
+            "--lookup-gap",
+            "3",
+            "--seconds",
+            "0.2",
+            "--rounds",
+            "1",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gpu = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["backend"] == "gpu")
+        .unwrap_or_else(|| panic!("a gpu row in {v}"));
+    assert!(gpu["kernel"].as_str().unwrap().contains("gap=3"), "{gpu}");
+    assert_eq!(gpu["hw_errors"], 0);
     Ok(())
 }
 
@@ -719,6 +804,7 @@ fn bench_sweep_tables_batch_kernel_time_and_rate() -> common::Outcome {
 
 crate::tests!(
     bench_sweep_tables_batch_kernel_time_and_rate,
+    bench_sweep_scrypt_measures_each_lookup_gap,
     bench_plot_writes_an_svg_with_a_series_per_row,
     bench_plot_paths_are_checked_before_measuring,
     no_graphics_stack_noise_without_a_runtime_dir,

@@ -142,6 +142,8 @@ pub struct GpuDevice {
     algo: crate::algo::Algo,
     /// The scrypt search, once set up for scrypt.
     scrypt: Option<Box<scrypt::ScryptSearch>>,
+    /// The scrypt lookup gap asked for (`--lookup-gap`); `None`: chosen from the limits.
+    lookup_gap: Option<u32>,
 }
 
 impl GpuDevice {
@@ -259,6 +261,7 @@ impl GpuDevice {
             lose_at: None,
             algo: crate::algo::Algo::Sha256d,
             scrypt: None,
+            lookup_gap: None,
         };
         gpu.self_test()?;
         Ok(gpu)
@@ -345,6 +348,17 @@ impl GpuDevice {
     /// The scrypt lookup gap in use (`None` unless set up for scrypt).
     pub fn scrypt_gap(&self) -> Option<u32> {
         self.scrypt.as_ref().map(|s| s.gap())
+    }
+
+    /// The scrypt lookup gap asked for (`None`: chosen from the adapter's limits).
+    pub fn lookup_gap(&self) -> Option<u32> {
+        self.lookup_gap
+    }
+
+    /// The most scrypt hashes one dispatch can run (what the scratchpad holds at its gap;
+    /// `None` unless set up for scrypt).
+    pub fn scrypt_max_hashes(&self) -> Option<u64> {
+        self.scrypt.as_ref().map(|s| s.max_hashes())
     }
 
     /// Destroys the device as a driver reset would: later and queued work fails. For tests of

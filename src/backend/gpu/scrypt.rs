@@ -30,8 +30,12 @@ const MAX_HASHES: u64 = 1 << 18;
 /// the host's memory).
 const MAX_SCRATCH: u64 = 4 << 30;
 const MAX_SCRATCH_SOFTWARE: u64 = 64 << 20;
-/// Lookup gaps tried, smallest first.
-const GAPS: [u32; 6] = [1, 2, 4, 8, 16, 32];
+/// Lookup gaps tried, smallest first (and measured by `bench --sweep --algo scrypt`).
+pub const GAPS: [u32; 6] = [1, 2, 4, 8, 16, 32];
+/// The largest lookup gap `--lookup-gap` takes. The shader computes any gap from 1 to N; past
+/// 32 the recomputation (gap/2 extra Salsa20/8 rounds a read on average) costs more than
+/// any memory bandwidth it saves.
+pub const MAX_GAP: u32 = 32;
 
 /// The scrypt search of one device: pipeline, buffers, lookup gap, batch.
 pub(super) struct ScryptSearch {
@@ -54,21 +58,26 @@ impl ScryptSearch {
     pub(super) fn batch(&self) -> u64 {
         self.batch.load(Ordering::Relaxed)
     }
+    pub(super) fn max_hashes(&self) -> u64 {
+        self.max_hashes
+    }
 }
 
 /// Hashes a software adapter (lavapipe on a few cores) needs in flight.
 const SOFTWARE_HASHES: u64 = 512;
 
 /// The lookup gap and the hashes per dispatch for a scratchpad of at most `bytes` when
-/// `wanted` hashes should be in flight: the smallest gap that lets them fit, else the largest
-/// gap and what fits. `None` when not even one workgroup fits.
-pub fn plan(bytes: u64, wanted: u64) -> Option<(u32, u64)> {
+/// `wanted` hashes should be in flight: the gap asked for (`--lookup-gap`) with what fits at
+/// it, else the smallest gap that lets them fit, else the largest gap and what fits. `None`
+/// when not even one workgroup fits.
+pub fn plan(bytes: u64, wanted: u64, gap: Option<u32>) -> Option<(u32, u64)> {
     let wanted = wanted.clamp(MIN_HASHES, MAX_HASHES);
     let fit = |gap: u32| (bytes / scratch_bytes(1, gap)).min(wanted) / MIN_HASHES * MIN_HASHES;
-    let gap = GAPS
-        .into_iter()
-        .find(|&g| fit(g) >= wanted)
-        .unwrap_or(GAPS[GAPS.len() - 1]);
+    let gap = gap.unwrap_or_else(|| {
+        GAPS.into_iter()
+            .find(|&g| fit(g) >= wanted)
+            .unwrap_or(GAPS[GAPS.len() - 1])
+    });
     let hashes = fit(gap);
     (hashes >= MIN_HASHES).then_some((gap, hashes))
 }
@@ -127,9 +136,30 @@ pub fn scratch_bytes(hashes: u64, gap: u32) -> u64 {
 }
 
 impl GpuDevice {
+    /// Sets the scrypt lookup gap (`--lookup-gap`; `None`: chosen from the adapter's limits).
+    /// A device already set up for scrypt makes its search again at the new gap (scratchpad,
+    /// self-test).
+    pub fn set_lookup_gap(&mut self, gap: Option<u32>) -> Result<(), GpuError> {
+        if let Some(g) = gap {
+            if !(1..=MAX_GAP).contains(&g) {
+                return Err(self.device_error(
+                    "setting the scrypt lookup gap",
+                    format!("{g} is not from 1 to {MAX_GAP}"),
+                ));
+            }
+        }
+        self.lookup_gap = gap;
+        if self.algo == Algo::Scrypt {
+            self.scrypt = None;
+            self.set_algo(Algo::Scrypt)?;
+        }
+        Ok(())
+    }
+
     /// Sets the proof of work this device mines. For scrypt: sizes the scratchpad from the
-    /// adapter's limits (a clear error when not even 64 hashes fit), builds the search
-    /// pipeline, and self-tests it on Litecoin's genesis block before any real work.
+    /// adapter's limits at the lookup gap asked for or the smallest that lets enough hashes
+    /// run at once (a clear error when not even 64 hashes fit), builds the search pipeline,
+    /// and self-tests it on Litecoin's genesis block before any real work.
     pub fn set_algo(&mut self, algo: Algo) -> Result<(), GpuError> {
         self.algo = algo;
         if algo == Algo::Sha256d {
@@ -146,13 +176,18 @@ impl GpuDevice {
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
             .min(cap);
-        let (gap, max_hashes) = plan(bytes, wanted).ok_or_else(|| {
+        let (gap, max_hashes) = plan(bytes, wanted, self.lookup_gap).ok_or_else(|| {
+            let gap = self.lookup_gap.unwrap_or(GAPS[GAPS.len() - 1]);
+            let advice = if gap < MAX_GAP {
+                " (a larger --lookup-gap needs less)"
+            } else {
+                ""
+            };
             self.device_error(
                 "sizing the scrypt scratchpad",
                 format!(
-                    "this adapter's largest storage buffer is {bytes} bytes: scrypt needs {} for one workgroup even at lookup gap {}",
-                    scratch_bytes(MIN_HASHES, GAPS[GAPS.len() - 1]),
-                    GAPS[GAPS.len() - 1]
+                    "this adapter's largest storage buffer is {bytes} bytes: scrypt needs {} for one workgroup at lookup gap {gap}{advice}",
+                    scratch_bytes(MIN_HASHES, gap),
                 ),
             )
         })?;
@@ -526,15 +561,28 @@ mod tests {
     #[test]
     fn the_gap_grows_only_when_the_scratchpad_must_shrink() {
         // 32 GiB: 2^18 hashes at gap 1.
-        assert_eq!(plan(32 << 30, MAX_HASHES), Some((1, MAX_HASHES)));
+        assert_eq!(plan(32 << 30, MAX_HASHES, None), Some((1, MAX_HASHES)));
         // 4 GiB: gap 8 fits 2^18 hashes (16 KiB each).
-        assert_eq!(plan(4 << 30, MAX_HASHES), Some((8, MAX_HASHES)));
+        assert_eq!(plan(4 << 30, MAX_HASHES, None), Some((8, MAX_HASHES)));
         // 64 MiB for a software adapter's 512 hashes: gap 1.
-        assert_eq!(plan(64 << 20, SOFTWARE_HASHES), Some((1, 512)));
+        assert_eq!(plan(64 << 20, SOFTWARE_HASHES, None), Some((1, 512)));
         // 64 MiB for a hardware GPU: the largest gap, 16384 hashes.
-        assert_eq!(plan(64 << 20, MAX_HASHES), Some((32, 16384)));
+        assert_eq!(plan(64 << 20, MAX_HASHES, None), Some((32, 16384)));
         // Not even one workgroup at gap 32 (64 x 4 KiB).
-        assert_eq!(plan(100_000, MAX_HASHES), None);
+        assert_eq!(plan(100_000, MAX_HASHES, None), None);
+    }
+
+    #[test]
+    fn a_gap_asked_for_is_kept_and_the_hashes_fit_it() {
+        // 4 GiB at gap 1: 32768 hashes (128 KiB each), not gap 8's 2^18.
+        assert_eq!(plan(4 << 30, MAX_HASHES, Some(1)), Some((1, 32768)));
+        // A larger gap than needed is kept: no more than the hashes wanted.
+        assert_eq!(plan(32 << 30, MAX_HASHES, Some(4)), Some((4, MAX_HASHES)));
+        // Gap 3 (not a power of two): 342 entries of 128 bytes a hash.
+        assert_eq!(plan(64 << 20, SOFTWARE_HASHES, Some(3)), Some((3, 512)));
+        // 8 MiB at gap 1 holds exactly one workgroup; just under it, none.
+        assert_eq!(plan(8 << 20, MAX_HASHES, Some(1)), Some((1, 64)));
+        assert_eq!(plan((8 << 20) - 1, MAX_HASHES, Some(1)), None);
     }
 
     #[test]
