@@ -1,8 +1,10 @@
-//! Which chain a node is on, told by its genesis block: Bitcoin's networks (by the node's
-//! chain name, as Bitcoin Core, btcd and bcoin report it) or Litecoin's (by genesis hash:
-//! Litecoin Core names its chains "main", "test" and "regtest" too). The chain gives the proof
-//! of work, the easiest target a template may carry, the template rules and the payout
-//! address formats, so that a Litecoin node and a Bitcoin node cannot be mixed up.
+//! Which chain a node is on, told by its genesis block (getblockhash 0): Bitcoin's networks or
+//! Litecoin's. Chain names cannot tell them: Litecoin Core names its chains "main", "test" and
+//! "regtest" as Bitcoin Core does, btcd says "mainnet" and "testnet3", and a node of any other
+//! coin built on Bitcoin's code (Dogecoin, Bitcoin Cash, ...) says "main" too. The chain gives
+//! the proof of work, the easiest target a template may carry, the template rules and the
+//! payout address formats, so that a Litecoin node and a Bitcoin node cannot be mixed up, and a
+//! chain hashrig does not know is refused by name.
 
 use bitcoin::address::NetworkUnchecked;
 use bitcoin::hashes::Hash as _;
@@ -57,9 +59,9 @@ impl LitecoinNet {
 /// The node's chain could not be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
-    #[error("the node reports chain {0:?}, which hashrig does not know")]
-    Unknown(String),
-    #[error("--payout {address:?} is not an address of {chain}: {reason}")]
+    #[error("the node's chain {name:?} has genesis block {genesis}, which is not one of Bitcoin's (main, test, testnet4, signet, regtest) or Litecoin's (main, testnet4, regtest) networks: hashrig mines only those")]
+    Unknown { name: String, genesis: String },
+    #[error("--payout {address:?} is not an address of the node's network ({chain}), it is for another network or none: {reason}")]
     Payout {
         address: String,
         chain: String,
@@ -68,16 +70,32 @@ pub enum ChainError {
 }
 
 impl Chain {
-    /// The chain of a node that calls itself `name` (getblockchaininfo's `chain`) and whose
-    /// block 0 is `genesis` (display hex).
+    /// The chain of a node whose block 0 is `genesis` (display hex); `name` (getblockchaininfo's
+    /// `chain`) is only for the error. Every signet shares one genesis block.
     pub fn identify(name: &str, genesis: &str) -> Result<Chain, ChainError> {
         let genesis = genesis.trim().to_ascii_lowercase();
         if let Some((net, _)) = LitecoinNet::GENESIS.iter().find(|(_, g)| *g == genesis) {
             return Ok(Chain::Litecoin(*net));
         }
-        Network::from_core_arg(name)
-            .map(Chain::Bitcoin)
-            .map_err(|_| ChainError::Unknown(name.to_string()))
+        [
+            Network::Bitcoin,
+            Network::Testnet,
+            Network::Testnet4,
+            Network::Signet,
+            Network::Regtest,
+        ]
+        .into_iter()
+        .find(|&n| {
+            bitcoin::constants::genesis_block(n)
+                .block_hash()
+                .to_string()
+                == genesis
+        })
+        .map(Chain::Bitcoin)
+        .ok_or_else(|| ChainError::Unknown {
+            name: crate::ui::output::clip(name, 40),
+            genesis: crate::ui::output::clip(&genesis, 64),
+        })
     }
 
     pub fn algo(self) -> Algo {
@@ -235,6 +253,63 @@ mod tests {
             "litecoin main"
         );
         assert!(Chain::identify("nochain", "00").is_err());
+    }
+
+    /// Bitcoin's networks by genesis whatever the node calls them (btcd says "mainnet",
+    /// "testnet3"); another coin's node that says "main" (Dogecoin) is refused by name.
+    #[test]
+    fn bitcoin_networks_are_told_by_genesis_not_by_name() {
+        for (name, genesis, network) in [
+            (
+                "main",
+                "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
+                Network::Bitcoin,
+            ),
+            (
+                "mainnet",
+                "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
+                Network::Bitcoin,
+            ),
+            (
+                "testnet3",
+                "000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943",
+                Network::Testnet,
+            ),
+            (
+                "testnet4",
+                "00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043",
+                Network::Testnet4,
+            ),
+            (
+                "signet",
+                "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6",
+                Network::Signet,
+            ),
+            (
+                "regtest",
+                "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
+                Network::Regtest,
+            ),
+        ] {
+            assert_eq!(
+                Chain::identify(name, genesis),
+                Ok(Chain::Bitcoin(network)),
+                "{name}"
+            );
+        }
+        // Dogecoin Core's mainnet calls itself "main".
+        let doge = Chain::identify(
+            "main",
+            "1a91e3dace36e2be3bf030a65679fe821aa1d6ef92e7c9902eb318182c355691",
+        )
+        .unwrap_err();
+        let line = doge.to_string();
+        assert!(
+            line.contains("\"main\"")
+                && line.contains("1a91e3dace36e2be")
+                && line.contains("hashrig mines only those"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -97,6 +97,7 @@ fn a_required_rule_hashrig_lacks_is_a_clear_error() -> common::Outcome {
 fn signet_templates_are_asked_for_with_the_signet_rule() -> common::Outcome {
     let (port, calls) = stub_node(|method, _, params| match method {
         "getblockchaininfo" => Reply::Result(json!({"chain": "signet"})),
+        "getblockhash" => Reply::Result(json!(SIGNET_GENESIS)),
         "getblocktemplate" => {
             let rules = params[0]["rules"].to_string();
             if !rules.contains("\"signet\"") {
@@ -123,6 +124,47 @@ fn signet_templates_are_asked_for_with_the_signet_rule() -> common::Outcome {
         .find(|(m, _)| m == "getblocktemplate")
         .cloned();
     assert_eq!(asked.unwrap().1[0]["rules"], json!(["segwit", "signet"]));
+    Ok(())
+}
+
+/// Every signet's genesis block (Bitcoin Core's chainparams).
+const SIGNET_GENESIS: &str = "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6";
+
+/// A chain is told by its genesis block, not its name: btcd calls Bitcoin's main network
+/// "mainnet" (chaincfg `Name`), which hashrig once refused as a chain it did not know; a
+/// Dogecoin node calls its network "main" and was taken for Bitcoin's.
+fn chains_are_told_by_genesis_not_by_name() -> common::Outcome {
+    const MAINNET_GENESIS: &str =
+        "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
+    const DOGECOIN_GENESIS: &str =
+        "1a91e3dace36e2be3bf030a65679fe821aa1d6ef92e7c9902eb318182c355691";
+    let (port, _) = stub_node(|method, _, _| match method {
+        "getblockchaininfo" => Reply::Result(json!({"chain": "mainnet", "blocks": 0})),
+        "getblockhash" => Reply::Result(json!(MAINNET_GENESIS)),
+        "getblocktemplate" => Reply::Result(template("1d00ffff")),
+        _ => Reply::Default,
+    });
+    let (out, _) = mine(port, "btcd-mainnet", &["--duration", "1.5"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("mining on node"), "{stderr}");
+
+    let (port, _) = stub_node(|method, _, _| match method {
+        "getblockchaininfo" => Reply::Result(json!({"chain": "main", "blocks": 0})),
+        "getblockhash" => Reply::Result(json!(DOGECOIN_GENESIS)),
+        "getblocktemplate" => Reply::Result(template("1e0fffff")),
+        _ => Reply::Default,
+    });
+    for algo in ["sha256d", "scrypt"] {
+        let (out, _) = mine(port, "doge", &["--algo", algo, "--duration", "5"]);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(DOGECOIN_GENESIS) && stderr.contains("hashrig mines only those"),
+            "{stderr}"
+        );
+        assert!(summary(&stderr).contains(" hashes 0 "), "{stderr}");
+    }
     Ok(())
 }
 
@@ -514,6 +556,7 @@ crate::tests!(
     a_malformed_template_is_retried_with_a_line_each_time,
     a_required_rule_hashrig_lacks_is_a_clear_error,
     signet_templates_are_asked_for_with_the_signet_rule,
+    chains_are_told_by_genesis_not_by_name,
     btcd_gets_a_request_it_can_answer,
     a_side_chain_block_is_stale_and_a_duplicate_on_the_active_chain_accepted,
     a_hostile_chunked_body_is_an_error_line_not_a_crash,

@@ -36,7 +36,8 @@ pub enum Payout {
 pub enum SoloError {
     #[error(transparent)]
     Node(#[from] NodeError),
-    #[error("the payout address is for another network than the node's: {0}")]
+    /// The node's chain is not one hashrig mines, or the payout is not an address of it.
+    #[error(transparent)]
     Chain(#[from] crate::chain::params::ChainError),
     #[error("the node at {url} is on {chain}, whose proof of work is {theirs}, but this run mines {ours}: mine it with --algo {theirs}")]
     Algo {
