@@ -3,179 +3,25 @@
 //! drops, switch latency and roll exhaustion. Read by the periodic status line and the summary.
 
 use crate::algo::Algo;
-use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// `rate` hashes per second in human units: "27.31 MH/s".
-pub fn format_hashrate(rate: f64) -> String {
-    const UNITS: [&str; 6] = ["H/s", "kH/s", "MH/s", "GH/s", "TH/s", "PH/s"];
-    let mut value = rate.max(0.0);
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.2} {}", UNITS[unit])
-}
+mod format;
+mod history;
+mod jd;
+mod pool;
 
-/// A difficulty for people: 0.0047, 12.3k, 4.56M, 1.23T (SI steps of 1000).
-pub fn format_difficulty(d: f64) -> String {
-    if !d.is_finite() || d <= 0.0 {
-        return "-".into();
-    }
-    if d < 1e-3 {
-        return format!("{d:.3e}");
-    }
-    if d < 1000.0 {
-        let digits = if d >= 100.0 {
-            0
-        } else if d >= 1.0 {
-            2
-        } else {
-            4
-        };
-        return format!("{d:.digits$}");
-    }
-    const UNITS: [&str; 7] = ["", "k", "M", "G", "T", "P", "E"];
-    let mut value = d;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.2}{}", UNITS[unit])
-}
-
-/// A duration for people: 45s, 12m, 3.5h, 2.1d, 4.2y.
-pub fn format_duration(seconds: f64) -> String {
-    if !seconds.is_finite() {
-        return "never".into();
-    }
-    let (value, unit) = if seconds < 60.0 {
-        (seconds, "s")
-    } else if seconds < 3600.0 {
-        (seconds / 60.0, "m")
-    } else if seconds < 86_400.0 {
-        (seconds / 3600.0, "h")
-    } else if seconds < 365.25 * 86_400.0 {
-        (seconds / 86_400.0, "d")
-    } else {
-        (seconds / (365.25 * 86_400.0), "y")
-    };
-    if value < 10.0 && unit != "s" {
-        format!("{value:.1}{unit}")
-    } else {
-        format!("{value:.0}{unit}")
-    }
-}
-
-/// "12:04:05" (hours can exceed 24).
-pub fn format_clock(d: Duration) -> String {
-    let s = d.as_secs();
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-}
+pub use format::{format_clock, format_difficulty, format_duration, format_hashrate};
+pub use history::RateHistory;
+pub use jd::JdStatus;
+pub use pool::{PoolStats, MAX_REASONS, OTHER_REASONS};
 
 /// Raises a non-negative f64 held as bits to `value` if that is higher (such floats order
 /// as their bits do).
 fn raise(bits: &AtomicU64, value: f64) {
     if value.is_finite() && value > 0.0 {
         bits.fetch_max(value.to_bits(), Ordering::Relaxed);
-    }
-}
-
-/// Per-backend hash counts sampled about once a second (ten minutes of them): the 5 s
-/// rates, sparklines and charts of the status block and the monitoring API.
-#[derive(Debug, Default)]
-pub struct RateHistory {
-    samples: VecDeque<(Instant, Vec<u64>)>,
-}
-
-impl RateHistory {
-    const KEEP: usize = 600;
-    /// Samples closer than this to the last one are not taken (the status thread asks every
-    /// 100 ms; the API's samplers every [`SAMPLE_EVERY`](crate::ui::api::SAMPLE_EVERY), which
-    /// must stay well above this, or a tick after a late one is dropped).
-    pub(crate) const MIN_GAP: Duration = Duration::from_millis(900);
-
-    /// Takes a sample, unless the last one is under [`Self::MIN_GAP`] old.
-    pub fn sample(&mut self, stats: &Stats) {
-        self.sample_at(Instant::now(), stats);
-    }
-
-    fn sample_at(&mut self, now: Instant, stats: &Stats) {
-        if self
-            .samples
-            .back()
-            .is_some_and(|(t, _)| now.saturating_duration_since(*t) < Self::MIN_GAP)
-        {
-            return;
-        }
-        let counts = stats
-            .backends
-            .iter()
-            .map(|b| b.hashes.load(Ordering::Relaxed))
-            .collect();
-        self.push(now, counts);
-    }
-
-    fn push(&mut self, at: Instant, counts: Vec<u64>) {
-        self.samples.push_back((at, counts));
-        while self.samples.len() > Self::KEEP {
-            self.samples.pop_front();
-        }
-    }
-
-    /// Each backend's rate over about the last `window`.
-    pub fn rates(&self, window: Duration) -> Vec<f64> {
-        let Some((t1, last)) = self.samples.back() else {
-            return Vec::new();
-        };
-        let first = self
-            .samples
-            .iter()
-            .find(|(t, _)| t1.duration_since(*t) <= window)
-            .unwrap_or(&self.samples[0]);
-        let dt = t1.duration_since(first.0).as_secs_f64();
-        last.iter()
-            .zip(&first.1)
-            .map(|(b, a)| if dt > 0.0 { (b - a) as f64 / dt } else { 0.0 })
-            .collect()
-    }
-
-    /// Rates per backend in the last `n` buckets of `width` each, oldest first.
-    pub fn buckets(&self, width: Duration, n: usize) -> Vec<Vec<f64>> {
-        let Some((t1, _)) = self.samples.back() else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for k in (0..n).rev() {
-            let end = t1.checked_sub(width * k as u32);
-            let start = end.and_then(|e| e.checked_sub(width));
-            let (Some(end), Some(start)) = (end, start) else {
-                continue;
-            };
-            let a = self.samples.iter().find(|(t, _)| *t >= start);
-            let b = self.samples.iter().rev().find(|(t, _)| *t <= end);
-            if let (Some((ta, ca)), Some((tb, cb))) = (a, b) {
-                let dt = tb.saturating_duration_since(*ta).as_secs_f64();
-                if dt > 0.0 {
-                    out.push(
-                        cb.iter()
-                            .zip(ca)
-                            .map(|(y, x)| (y - x) as f64 / dt)
-                            .collect(),
-                    );
-                }
-            }
-        }
-        out
-    }
-
-    /// (sample time, counts) pairs, oldest first.
-    pub fn samples(&self) -> impl Iterator<Item = &(Instant, Vec<u64>)> {
-        self.samples.iter()
     }
 }
 
@@ -196,202 +42,6 @@ pub struct BackendStats {
 impl BackendStats {
     pub fn max_switch(&self) -> Duration {
         Duration::from_nanos(self.max_switch_nanos.load(Ordering::Relaxed))
-    }
-}
-
-/// Distinct reject reasons kept per pool; later ones are counted under [`OTHER_REASONS`].
-pub const MAX_REASONS: usize = 16;
-/// The bucket for reject reasons beyond [`MAX_REASONS`].
-pub const OTHER_REASONS: &str = "(other reasons)";
-const MAX_REASON_CHARS: usize = 80;
-
-/// Counters of one pool (a Stratum source registers its pools once, at start).
-#[derive(Debug)]
-pub struct PoolStats {
-    /// The pool's URL as given (without credentials).
-    pub url: String,
-    pub accepted: AtomicU64,
-    pub rejected: AtomicU64,
-    /// Shares not sent (job replaced, session lost) or that the pool called stale.
-    pub stale: AtomicU64,
-    /// Submits the pool did not answer in time (counted, not retried).
-    pub unanswered: AtomicU64,
-    /// Shares that also met the network target (the pool submits the block).
-    pub block_candidates: AtomicU64,
-    /// Sessions that reached work (subscribed and authorized).
-    pub connects: AtomicU64,
-    /// Times mining moved away from this pool to another one.
-    pub failovers: AtomicU64,
-    /// True while this pool's work is being mined.
-    pub in_use: AtomicBool,
-    /// True while a session with this pool is logged in (in use or not: a better pool being
-    /// tried again, one being left).
-    pub connected: AtomicBool,
-    /// Submit path: from a backend reporting a share to its line written to the pool.
-    submits: AtomicU64,
-    submit_nanos: AtomicU64,
-    max_submit_nanos: AtomicU64,
-    /// The share difficulty of the work being mined (f64 bits).
-    difficulty: AtomicU64,
-    /// The highest difficulty a verified solution for this pool reached (f64 bits).
-    best_share: AtomicU64,
-    /// Sums of the difficulties of accepted, rejected and stale shares (cgminer's
-    /// "Difficulty Accepted/Rejected/Stale"; the accepted one gives the effective hash rate).
-    accepted_difficulty: Mutex<f64>,
-    rejected_difficulty: Mutex<f64>,
-    stale_difficulty: Mutex<f64>,
-    /// The difficulty of the last share answered (f64 bits).
-    last_share_difficulty: AtomicU64,
-    rejected_by_reason: Mutex<BTreeMap<String, u64>>,
-    /// When the pool last accepted a share.
-    last_accepted: Mutex<Option<Instant>>,
-}
-
-impl PoolStats {
-    fn new(url: String) -> Self {
-        PoolStats {
-            url,
-            accepted: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            stale: AtomicU64::new(0),
-            unanswered: AtomicU64::new(0),
-            block_candidates: AtomicU64::new(0),
-            connects: AtomicU64::new(0),
-            failovers: AtomicU64::new(0),
-            in_use: AtomicBool::new(false),
-            connected: AtomicBool::new(false),
-            submits: AtomicU64::new(0),
-            submit_nanos: AtomicU64::new(0),
-            max_submit_nanos: AtomicU64::new(0),
-            difficulty: AtomicU64::new(0),
-            best_share: AtomicU64::new(0),
-            accepted_difficulty: Mutex::new(0.0),
-            rejected_difficulty: Mutex::new(0.0),
-            stale_difficulty: Mutex::new(0.0),
-            last_share_difficulty: AtomicU64::new(0),
-            rejected_by_reason: Mutex::new(BTreeMap::new()),
-            last_accepted: Mutex::new(None),
-        }
-    }
-
-    pub fn set_difficulty(&self, difficulty: f64) {
-        self.difficulty
-            .store(difficulty.to_bits(), Ordering::Relaxed);
-    }
-
-    pub fn difficulty(&self) -> f64 {
-        f64::from_bits(self.difficulty.load(Ordering::Relaxed))
-    }
-
-    /// How long ago the pool last accepted a share (`None` before the first).
-    pub fn last_share_age(&self) -> Option<Duration> {
-        self.last_accepted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map(|t| t.elapsed())
-    }
-
-    /// The highest difficulty a verified solution for this pool reached (0 before any).
-    pub fn best_share(&self) -> f64 {
-        f64::from_bits(self.best_share.load(Ordering::Relaxed))
-    }
-
-    /// The rejected share as a percentage of those answered (0 when none).
-    pub fn reject_percent(&self) -> f64 {
-        percent(Stats::get(&self.rejected), Stats::get(&self.accepted))
-    }
-
-    /// A share of `difficulty` was accepted.
-    pub fn accept(&self, difficulty: f64) {
-        Stats::add(&self.accepted, 1);
-        *self.last_accepted.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        add_difficulty(&self.accepted_difficulty, difficulty);
-        self.last_share_difficulty
-            .store(difficulty.to_bits(), Ordering::Relaxed);
-    }
-
-    /// A share of `difficulty` was stale (not sent: its job was replaced or its session
-    /// lost; or the pool called it stale).
-    pub fn stale(&self, difficulty: f64) {
-        Stats::add(&self.stale, 1);
-        add_difficulty(&self.stale_difficulty, difficulty);
-    }
-
-    /// (accepted, rejected, stale): the sums of the shares' difficulties.
-    pub fn difficulty_sums(&self) -> (f64, f64, f64) {
-        let get = |m: &Mutex<f64>| *m.lock().unwrap_or_else(|p| p.into_inner());
-        (
-            get(&self.accepted_difficulty),
-            get(&self.rejected_difficulty),
-            get(&self.stale_difficulty),
-        )
-    }
-
-    /// The difficulty of the last share the pool answered (0 before any).
-    pub fn last_share_difficulty(&self) -> f64 {
-        f64::from_bits(self.last_share_difficulty.load(Ordering::Relaxed))
-    }
-
-    /// A share went out `latency` after its backend reported it.
-    pub fn record_submit(&self, latency: Duration) {
-        let nanos = latency.as_nanos() as u64;
-        Stats::add(&self.submits, 1);
-        Stats::add(&self.submit_nanos, nanos);
-        self.max_submit_nanos.fetch_max(nanos, Ordering::Relaxed);
-    }
-
-    /// (mean, max) of the submit path so far.
-    pub fn submit_latency(&self) -> (Duration, Duration) {
-        let n = Stats::get(&self.submits).max(1);
-        (
-            Duration::from_nanos(Stats::get(&self.submit_nanos) / n),
-            Duration::from_nanos(Stats::get(&self.max_submit_nanos)),
-        )
-    }
-
-    /// A share was refused for `reason` (the pool's words: clipped, escaped, and counted under
-    /// [`OTHER_REASONS`] once [`MAX_REASONS`] distinct ones are kept).
-    pub fn reject(&self, reason: &str, difficulty: f64) {
-        Stats::add(&self.rejected, 1);
-        add_difficulty(&self.rejected_difficulty, difficulty);
-        self.last_share_difficulty
-            .store(difficulty.to_bits(), Ordering::Relaxed);
-        let reason = crate::ui::output::clip(reason, MAX_REASON_CHARS);
-        let mut reasons = self
-            .rejected_by_reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let key = if reasons.contains_key(&reason) || reasons.len() < MAX_REASONS {
-            reason
-        } else {
-            OTHER_REASONS.to_string()
-        };
-        *reasons.entry(key).or_insert(0) += 1;
-    }
-
-    pub fn rejected_by_reason(&self) -> BTreeMap<String, u64> {
-        self.rejected_by_reason
-            .lock()
-            .expect("no panic while held")
-            .clone()
-    }
-
-    /// Hashes per second the accepted shares stand for over `elapsed`: each share of
-    /// difficulty D takes D x 2^32 hashes on average (D x 2^16 for scrypt's pool difficulty).
-    pub fn effective_hashrate(&self, elapsed: Duration, algo: Algo) -> f64 {
-        let work = *self
-            .accepted_difficulty
-            .lock()
-            .expect("no panic while held");
-        work * algo.hashes_per_share_difficulty() / elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
-/// Adds a share's difficulty to a sum (a value that is not a finite positive number adds
-/// nothing).
-fn add_difficulty(sum: &Mutex<f64>, difficulty: f64) {
-    if difficulty.is_finite() && difficulty > 0.0 {
-        *sum.lock().unwrap_or_else(|p| p.into_inner()) += difficulty;
     }
 }
 
@@ -435,70 +85,6 @@ pub struct Stats {
     network_difficulty: AtomicU64,
     /// Job declaration mode: where it stands (`None` for other sources).
     jd: Mutex<Option<JdStatus>>,
-}
-
-/// Job declaration mode as the views show it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct JdStatus {
-    /// The pool's Job Declaration Server.
-    pub jds: String,
-    /// `declared` (the pool's custom job on our template is mined), `pending` (a declaration
-    /// of the newest template is in flight: our template is mined solo meanwhile) or
-    /// `fallback` (solo on the fallback payout).
-    pub state: &'static str,
-    /// Why it is in fallback ("" otherwise).
-    pub reason: String,
-    /// The height of the declared job being mined (0 when none).
-    pub height: u32,
-    /// Templates declared, accepted by the JDS, refused (by error code), and transactions
-    /// the JDS asked for and got.
-    pub declared: u64,
-    pub accepted: u64,
-    pub refused: BTreeMap<String, u64>,
-    pub provided: u64,
-    /// Custom jobs the pool took, and refused.
-    pub custom_jobs: u64,
-    pub custom_refused: u64,
-    /// Times mining fell back to solo.
-    pub fallbacks: u64,
-}
-
-impl JdStatus {
-    /// Declarations refused, all codes together.
-    pub fn refused_total(&self) -> u64 {
-        self.refused.values().sum()
-    }
-
-    /// One line for the summary (tests read it).
-    pub fn line(&self) -> String {
-        let codes: Vec<String> = self
-            .refused
-            .iter()
-            .map(|(c, n)| format!("{c:?}: {n}"))
-            .collect();
-        format!(
-            "job declaration {}: state {}{} declarations {} accepted {} refused {}{} provided {} custom_jobs {} custom_refused {} fallbacks {}",
-            self.jds,
-            self.state,
-            if self.reason.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", self.reason)
-            },
-            self.declared,
-            self.accepted,
-            self.refused_total(),
-            if codes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", codes.join(", "))
-            },
-            self.provided,
-            self.custom_jobs,
-            self.custom_refused,
-            self.fallbacks,
-        )
-    }
 }
 
 /// `part` as a percentage of `part + rest` (0 when both are 0).
@@ -824,22 +410,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sampler_one_period_on_samples_even_after_a_late_tick() {
-        let s = Stats::new(["cpu".to_string()]);
-        let mut h = RateHistory::default();
-        let t0 = Instant::now();
-        let every = crate::ui::api::SAMPLE_EVERY;
-        // The first tick's handler ran 90 ms late (a busy machine); the next is on time.
-        h.sample_at(t0 + Duration::from_millis(90), &s);
-        h.sample_at(t0 + every, &s);
-        h.sample_at(t0 + 2 * every, &s);
-        assert_eq!(h.samples.len(), 3);
-        // Two samplers at nearly the same moment: one sample.
-        h.sample_at(t0 + 2 * every + Duration::from_millis(20), &s);
-        assert_eq!(h.samples.len(), 3);
-    }
-
-    #[test]
     fn difficulties_and_durations_for_people() {
         assert_eq!(format_difficulty(0.0046565), "0.0047");
         assert_eq!(format_difficulty(12.345), "12.35");
@@ -871,21 +441,6 @@ mod tests {
         assert!(
             text.contains("best share  7.00 (network difficulty 1.00; a block every"),
             "{text}"
-        );
-    }
-
-    #[test]
-    fn rates_over_a_window() {
-        let t0 = Instant::now();
-        let mut h = RateHistory::default();
-        h.push(t0, vec![0]);
-        h.push(t0 + Duration::from_secs(1), vec![100]);
-        h.push(t0 + Duration::from_secs(11), vec![1100]);
-        assert_eq!(h.rates(Duration::from_secs(5)), vec![0.0]);
-        assert_eq!(h.rates(Duration::from_secs(20)), vec![100.0]);
-        assert_eq!(
-            h.buckets(Duration::from_secs(5), 3).last(),
-            Some(&vec![100.0])
         );
     }
 
