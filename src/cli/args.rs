@@ -332,7 +332,7 @@ pub enum Sv2Channel {
 pub enum Algo {
     /// Double SHA-256 (Bitcoin).
     Sha256d,
-    /// scrypt(1024, 1, 1) (Litecoin, Dogecoin): CPU only so far.
+    /// scrypt(1024, 1, 1) (Litecoin; Dogecoin in pools), on CPUs and GPUs.
     Scrypt,
 }
 
@@ -362,8 +362,8 @@ pub enum BackendChoice {
 #[derive(Debug, clap::Args)]
 #[command(next_help_heading = "Devices")]
 pub struct BackendArgs {
-    /// Proof of work: sha256d (Bitcoin) or scrypt (Litecoin, Dogecoin). With --node it must
-    /// be the node's chain's.
+    /// Proof of work: sha256d (Bitcoin) or scrypt (Litecoin; Dogecoin in pools). With --node
+    /// it must be the node's chain's.
     #[arg(long, value_enum, default_value_t = Algo::Sha256d)]
     pub algo: Algo,
     /// Which backends run.
