@@ -192,7 +192,8 @@ pub struct MineArgs {
     pub payout_script: Option<String>,
     #[command(flatten)]
     pub backends: BackendArgs,
-    /// Exit (status 0) after this many blocks are accepted.
+    /// Exit (status 0) once this many blocks are accepted. Blocks the devices found meanwhile
+    /// are still submitted (a found block is never dropped), so a fast run may end with more.
     #[arg(help_heading = "Solo", long, value_name = "N")]
     pub blocks: Option<u64>,
     /// Exit after this many seconds.
