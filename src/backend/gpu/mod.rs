@@ -631,53 +631,93 @@ impl GpuDevice {
         let params = GpuParams::new(job.prepared(), &job, range, 8 * range.len() as u32);
         self.queue
             .write_buffer(&slot.params, 0, bytemuck::bytes_of(&params));
+        let words = self.dispatch_once(
+            Dispatch {
+                pipeline: &pipeline,
+                bind_group: &slot.bind_group,
+                results: &slot.results,
+                readback: &slot.readback,
+            },
+            range.len().div_ceil(self.workgroup()) as u32,
+            1 + 8 * range.len(),
+            Duration::from_secs(60),
+        )?;
+        Ok(digests_from_words(&words[1..]))
+    }
+
+    /// Runs `groups` workgroups of `d.pipeline` once, waits for them (at most `timeout`) and
+    /// returns the first `words` words of `d.results`: the one-shot path of self-tests, digest
+    /// checks and the scrypt search (SHA-256d's search keeps its own pipelined slots).
+    fn dispatch_once(
+        &self,
+        d: Dispatch<'_>,
+        groups: u32,
+        words: u64,
+        timeout: Duration,
+    ) -> Result<Vec<u32>, GpuError> {
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &slot.bind_group, &[]);
-            let (cols, rows) = grid(range.len().div_ceil(self.workgroup()) as u32);
+            pass.set_pipeline(d.pipeline);
+            pass.set_bind_group(0, d.bind_group, &[]);
+            let (cols, rows) = grid(groups);
             pass.dispatch_workgroups(cols, rows, 1);
         }
-        let bytes = 4 * (1 + 8 * range.len());
-        encoder.copy_buffer_to_buffer(&slot.results, 0, &slot.readback, 0, bytes);
+        encoder.copy_buffer_to_buffer(d.results, 0, d.readback, 0, 4 * words);
         let index = self.queue.submit([encoder.finish()]);
         // One message (the mapping's result): a one-slot queue.
         let (tx, rx) = mpsc::sync_channel(1);
-        slot.readback
-            .slice(..)
+        d.readback
+            .slice(..4 * words)
             .map_async(wgpu::MapMode::Read, move |r| {
                 let _ = tx.send(r);
             });
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(index),
-                timeout: Some(Duration::from_secs(60)),
+                timeout: Some(timeout),
             })
             .map_err(|e| self.device_error("waiting for the kernel", e))?;
         rx.recv()
             .map_err(|_| self.device_error("mapping results", "the mapping was dropped"))?
             .map_err(|e| self.device_error("mapping results", e))?;
-        let view = slot
-            .readback
-            .slice(..)
-            .get_mapped_range()
-            .map_err(|e| self.device_error("reading results", format!("{e:?}")))?;
-        let words: &[u32] = bytemuck::cast_slice(&view);
-        Ok(words[1..]
-            .chunks_exact(8)
-            .map(|w| {
-                let mut d = [0u8; 32];
-                for (k, word) in w.iter().enumerate() {
-                    // The shader stores each hash word byte-swapped (as compared): undo that.
-                    d[4 * k..4 * k + 4].copy_from_slice(&word.to_le_bytes());
-                }
-                d
-            })
-            .collect())
+        let out = {
+            let view = d
+                .readback
+                .slice(..4 * words)
+                .get_mapped_range()
+                .map_err(|e| self.device_error("reading results", format!("{e:?}")))?;
+            bytemuck::cast_slice::<u8, u32>(&view).to_vec()
+        };
+        d.readback.unmap();
+        Ok(out)
     }
+}
+
+/// What one dispatch of [`GpuDevice::dispatch_once`] runs and where its results go.
+#[derive(Clone, Copy)]
+struct Dispatch<'a> {
+    pipeline: &'a wgpu::ComputePipeline,
+    bind_group: &'a wgpu::BindGroup,
+    results: &'a wgpu::Buffer,
+    readback: &'a wgpu::Buffer,
+}
+
+/// 32-byte hashes from the words a digests shader wrote (8 a hash, each stored byte-swapped,
+/// as compared): back to the reference's byte order.
+fn digests_from_words(words: &[u32]) -> Vec<[u8; 32]> {
+    words
+        .chunks_exact(8)
+        .map(|w| {
+            let mut d = [0u8; 32];
+            for (k, word) in w.iter().enumerate() {
+                d[4 * k..4 * k + 4].copy_from_slice(&word.to_le_bytes());
+            }
+            d
+        })
+        .collect()
 }
 
 /// Compiles `source` into a compute pipeline, turning validation errors into a message.

@@ -6,12 +6,11 @@
 //! crate. [`GpuDevice::scrypt_digests`] computes plain hashes for tests.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{compile_entry, grid, GpuDevice, GpuError, ScanFailure};
+use super::{compile_entry, digests_from_words, Dispatch, GpuDevice, GpuError, ScanFailure};
 use crate::algo::scrypt::N;
 use crate::algo::Algo;
 use crate::backend::ScanReport;
@@ -87,6 +86,8 @@ pub const SCRYPT_WGSL: &str = include_str!("../../../shaders/scrypt.wgsl");
 
 /// Invocations per workgroup in the shader.
 const WORKGROUP: u64 = 64;
+/// The longest a scrypt dispatch may take before the device counts as hung.
+const KERNEL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Params buffer. Mirrors `struct Params` in shaders/scrypt.wgsl: keep the two in step.
 #[repr(C)]
@@ -295,55 +296,6 @@ impl GpuDevice {
         (params, results, readback, bind_group)
     }
 
-    /// Runs one dispatch of `pipeline` over `hashes` invocations and returns the first
-    /// `words` words of `results`.
-    fn scrypt_dispatch(
-        &self,
-        pipeline: &wgpu::ComputePipeline,
-        bind_group: &wgpu::BindGroup,
-        results: &wgpu::Buffer,
-        readback: &wgpu::Buffer,
-        hashes: u64,
-        words: u64,
-    ) -> Result<Vec<u32>, GpuError> {
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            pass.set_pipeline(pipeline);
-            pass.set_bind_group(0, bind_group, &[]);
-            let (cols, rows) = grid(hashes.div_ceil(WORKGROUP) as u32);
-            pass.dispatch_workgroups(cols, rows, 1);
-        }
-        encoder.copy_buffer_to_buffer(results, 0, readback, 0, 4 * words);
-        let index = self.queue.submit([encoder.finish()]);
-        let (tx, rx) = mpsc::sync_channel(1);
-        readback
-            .slice(..4 * words)
-            .map_async(wgpu::MapMode::Read, move |r| {
-                let _ = tx.send(r);
-            });
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(index),
-                timeout: Some(Duration::from_secs(300)),
-            })
-            .map_err(|e| self.device_error("waiting for the scrypt kernel", e))?;
-        rx.recv()
-            .map_err(|_| self.device_error("mapping results", "the mapping was dropped"))?
-            .map_err(|e| self.device_error("mapping results", e))?;
-        let out = {
-            let view = readback
-                .slice(..4 * words)
-                .get_mapped_range()
-                .map_err(|e| self.device_error("reading results", format!("{e:?}")))?;
-            bytemuck::cast_slice::<u8, u32>(&view).to_vec()
-        };
-        readback.unmap();
-        Ok(out)
-    }
-
     /// Searches `range` of a scrypt `job`: dispatches of the tuned batch, one at a time, the
     /// job's staleness checked between them; each hit re-hashed here with the `scrypt` crate
     /// (a hit that does not meet the target is a hardware error); an overflowed result buffer
@@ -383,13 +335,16 @@ impl GpuDevice {
                 .write_buffer(&s.params, 0, bytemuck::bytes_of(&p));
             self.queue.write_buffer(&s.results, 0, &0u32.to_le_bytes());
             let started = Instant::now();
-            let words = match self.scrypt_dispatch(
-                &s.pipeline,
-                &s.bind_group,
-                &s.results,
-                &s.readback,
-                piece.len(),
+            let words = match self.dispatch_once(
+                Dispatch {
+                    pipeline: &s.pipeline,
+                    bind_group: &s.bind_group,
+                    results: &s.results,
+                    readback: &s.readback,
+                },
+                piece.len().div_ceil(WORKGROUP) as u32,
                 1 + u64::from(CAPACITY),
+                KERNEL_TIMEOUT,
             ) {
                 Ok(w) => w,
                 Err(e) => return Err(fail(report, e)),
@@ -496,24 +451,18 @@ impl GpuDevice {
             self.scrypt_buffers(&pipeline, 4 * words, scratch_size);
         let p = ScryptParams::new(header, &Target::MAX, range, 8 * range.len() as u32, gap);
         self.queue.write_buffer(&params, 0, bytemuck::bytes_of(&p));
-        let words = self.scrypt_dispatch(
-            &pipeline,
-            &bind_group,
-            &results,
-            &readback,
-            range.len(),
+        let words = self.dispatch_once(
+            Dispatch {
+                pipeline: &pipeline,
+                bind_group: &bind_group,
+                results: &results,
+                readback: &readback,
+            },
+            range.len().div_ceil(WORKGROUP) as u32,
             words,
+            KERNEL_TIMEOUT,
         )?;
-        Ok(words[1..]
-            .chunks_exact(8)
-            .map(|w| {
-                let mut d = [0u8; 32];
-                for (k, word) in w.iter().enumerate() {
-                    d[4 * k..4 * k + 4].copy_from_slice(&word.to_le_bytes());
-                }
-                d
-            })
-            .collect())
+        Ok(digests_from_words(&words[1..]))
     }
 }
 
