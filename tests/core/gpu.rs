@@ -303,6 +303,13 @@ fn gpu_scrypt_search_finds_what_the_crate_finds() -> common::Outcome {
     assert!(gpu.set_lookup_gap(Some(0)).is_err());
     assert!(gpu.set_lookup_gap(Some(33)).is_err());
     assert_eq!(gpu.scrypt_gap(), Some(32));
+    // The gap sweep measures every gap that fits and leaves the device at the gap it had.
+    gpu.set_lookup_gap(Some(3)).unwrap();
+    let rows = hashrig::bench::sweep_gpu_scrypt(&mut gpu, 0.05, &mut |_, _| {}).unwrap();
+    let gaps: Vec<u32> = rows.iter().map(|r| r.gap).collect();
+    assert_eq!(gaps, hashrig::backend::gpu::scrypt::GAPS);
+    assert!(rows.iter().all(|r| r.hashrate > 0.0), "{rows:?}");
+    assert_eq!((gpu.lookup_gap(), gpu.scrypt_gap()), (Some(3), Some(3)));
     // A job already stale hashes nothing.
     let generation = Generation::new();
     generation.bump();
