@@ -27,6 +27,12 @@ impl Block {
     /// Moves to the block's first screen row and clears to the end of the screen. The block
     /// is erased by screen rows: after a resize the terminal may have re-wrapped its lines
     /// (tmux, VTE), so each takes as many rows as it needs at the width now.
+    ///
+    /// One case no program can see: the terminal re-wraps its screen first and sets the
+    /// tty's size a moment later, so an erase written for the old width and read after the
+    /// re-wrap leaves the top rows of that one block in the history. Only a shrink that makes
+    /// block lines wrap can do it, only with output in flight at that instant, and the next
+    /// write (at the new width) is right again.
     fn erase(&self, err: &mut impl Write) {
         if self.lines.is_empty() {
             return;
