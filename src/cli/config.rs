@@ -87,6 +87,11 @@ pub fn backend_spec(args: &cli::BackendArgs) -> Result<BackendSpec> {
             "--lookup-gap is scrypt's (GPU scratchpad): give --algo scrypt or drop it",
         ));
     }
+    if args.lookup_gap.is_some() && selection == Selection::Cpu {
+        return Err(usage(
+            "--lookup-gap sets GPUs' scrypt scratchpads, and --backend cpu opens none: drop one",
+        ));
+    }
     Ok(BackendSpec {
         selection,
         algo,

@@ -67,6 +67,22 @@ fn bench_scrypt_has_its_own_baseline_and_kernels() -> common::Outcome {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--lookup-gap is scrypt's"), "{stderr}");
+    // A gap the CPU backend would ignore is refused, not taken silently.
+    let out = hashrig()
+        .args([
+            "bench",
+            "--algo",
+            "scrypt",
+            "--backend",
+            "cpu",
+            "--lookup-gap",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--backend cpu opens none"), "{stderr}");
     for bad in ["0", "33"] {
         let out = hashrig()
             .args(["bench", "--algo", "scrypt", "--lookup-gap", bad])
