@@ -85,3 +85,44 @@ pub(super) fn compare_hits(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::Candidate;
+
+    #[test]
+    fn compare_hits_catches_missed_extra_and_wrong_hits() {
+        let hits = |nonces: &[u32]| ScanReport {
+            candidates: nonces
+                .iter()
+                .map(|&nonce| Candidate {
+                    nonce,
+                    digest: [0; 32],
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let r = NonceRange::from_start(0, 16);
+        assert_eq!(compare_hits(&[3, 9], &hits(&[9, 3]), r), Ok(()));
+        assert_eq!(compare_hits(&[], &hits(&[]), r), Ok(()));
+        let missed = compare_hits(&[3, 9], &hits(&[3]), r)
+            .unwrap_err()
+            .to_string();
+        assert!(missed.contains("1 missed, e.g. [9]"), "{missed}");
+        assert!(
+            compare_hits(&[3], &hits(&[3, 4]), r).is_err(),
+            "an extra hit"
+        );
+        assert!(
+            compare_hits(&[3], &hits(&[3, 3]), r).is_err(),
+            "a duplicate"
+        );
+        let mut wrong = hits(&[3]);
+        wrong.hw_errors = 1;
+        assert!(compare_hits(&[3], &wrong, r)
+            .unwrap_err()
+            .to_string()
+            .contains("1 reported hashes wrong"));
+    }
+}
